@@ -1,0 +1,301 @@
+"""Errors raised by atmosphere.
+
+Every error derives from :class:`AtmosphereError`. Errors that the atdata API
+documents as ``ValueError`` (bad input, not authenticated, unresolvable
+identity) also derive from ``ValueError`` so that existing ``except ValueError``
+code keeps working.
+
+The hierarchy::
+
+    AtmosphereError
+    ├── InvalidIdentifierError (ValueError)   bad handle, DID, NSID, rkey, AT-URI, CID …
+    ├── InvalidRecordError (ValueError)       record without a matching ``$type`` …
+    ├── InvalidArgumentError (ValueError)     other bad input: a limit out of range, a foreign repo
+    ├── InvalidSessionError (ValueError)      malformed session string
+    ├── NotAuthenticatedError (ValueError)    the call needs a session and there is none
+    ├── ResolutionError (ValueError)
+    │   ├── HandleResolutionError             handle → DID failed
+    │   └── DidResolutionError                DID → document / PDS endpoint failed
+    ├── IntegrityError                        bytes do not match their CID
+    ├── TransportError                        the HTTP exchange itself failed
+    │   ├── NetworkTimeoutError
+    │   └── ResponseTooLargeError
+    ├── InvalidResponseError                  the server answered, but not as XRPC says
+    └── XrpcError                             the server answered with an XRPC error
+        ├── AuthenticationError               401, AuthenticationRequired, AuthMissing
+        │   ├── ExpiredTokenError             ExpiredToken (also: revoked refresh token)
+        │   ├── InvalidTokenError             InvalidToken
+        │   └── SessionRefreshError           refreshSession failed or changed the DID
+        ├── RecordNotFoundError               RecordNotFound
+        ├── InvalidSwapError                  InvalidSwap
+        ├── BlobNotFoundError                 BlobNotFound, or InvalidRequest "Blob not found"
+        ├── PayloadTooLargeError              413, PayloadTooLarge
+        ├── RateLimitError                    429, RateLimitExceeded
+        └── ServerError                       5xx
+
+Messages never contain passwords or JWTs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timezone
+
+__all__ = [
+    "AtmosphereError",
+    "AuthenticationError",
+    "BlobNotFoundError",
+    "DidResolutionError",
+    "ExpiredTokenError",
+    "HandleResolutionError",
+    "IntegrityError",
+    "InvalidArgumentError",
+    "InvalidIdentifierError",
+    "InvalidRecordError",
+    "InvalidResponseError",
+    "InvalidSessionError",
+    "InvalidSwapError",
+    "InvalidTokenError",
+    "NetworkTimeoutError",
+    "NotAuthenticatedError",
+    "PayloadTooLargeError",
+    "RateLimitError",
+    "RecordNotFoundError",
+    "ResolutionError",
+    "ResponseTooLargeError",
+    "ServerError",
+    "SessionRefreshError",
+    "TransportError",
+    "XrpcError",
+]
+
+
+class AtmosphereError(Exception):
+    """Root of every error this library raises."""
+
+
+class InvalidIdentifierError(AtmosphereError, ValueError):
+    """An identifier (handle, DID, NSID, record key, TID, AT-URI, CID …) is malformed.
+
+    Attributes:
+        kind: what was being parsed, e.g. ``"handle"`` or ``"AT-URI"``.
+        value: the rejected value (identifiers are never secret).
+    """
+
+    def __init__(self, kind: str, value: str, reason: str = "") -> None:
+        self.kind = kind
+        self.value = value
+        self.reason = reason
+        detail = f": {reason}" if reason else ""
+        super().__init__(f"invalid {kind} {value!r}{detail}")
+
+
+class InvalidRecordError(AtmosphereError, ValueError):
+    """A record body is unusable before any request is made (e.g. wrong ``$type``)."""
+
+
+class InvalidArgumentError(AtmosphereError, ValueError):
+    """An argument is out of range or not allowed, detected before any request."""
+
+
+class InvalidSessionError(AtmosphereError, ValueError):
+    """A session string could not be parsed. The string itself is never echoed."""
+
+
+class NotAuthenticatedError(AtmosphereError, ValueError):
+    """The operation needs a logged-in session and the client has none."""
+
+
+class ResolutionError(AtmosphereError, ValueError):
+    """An identity could not be resolved.
+
+    Attributes:
+        identifier: the handle or DID that failed to resolve.
+    """
+
+    def __init__(self, identifier: str, message: str) -> None:
+        self.identifier = identifier
+        super().__init__(f"{identifier}: {message}")
+
+
+class HandleResolutionError(ResolutionError):
+    """A handle could not be resolved to a DID (or it resolved ambiguously)."""
+
+
+class DidResolutionError(ResolutionError):
+    """A DID could not be resolved to a valid document or PDS endpoint."""
+
+
+class IntegrityError(AtmosphereError):
+    """Bytes do not hash to the CID they were fetched or uploaded under.
+
+    Attributes:
+        expected: the CID that was asked for (or computed locally).
+        actual: the CID the bytes (or the server) actually produced.
+    """
+
+    def __init__(self, expected: str, actual: str, message: str | None = None) -> None:
+        self.expected = expected
+        self.actual = actual
+        super().__init__(message or f"CID mismatch: expected {expected}, got {actual}")
+
+
+class TransportError(AtmosphereError):
+    """The HTTP exchange failed (connection refused or reset, TLS, protocol error).
+
+    The underlying ``httpx`` exception is chained as ``__cause__``.
+    """
+
+
+class NetworkTimeoutError(TransportError):
+    """A connect, read, write or pool timeout expired."""
+
+
+class ResponseTooLargeError(TransportError):
+    """A response body exceeded the size this library accepts for it."""
+
+
+class InvalidResponseError(AtmosphereError):
+    """A 2xx answer whose body is not what the XRPC method promises."""
+
+
+class XrpcError(AtmosphereError):
+    """The server answered an XRPC call with an error status.
+
+    Attributes:
+        status: HTTP status code.
+        error: the ``error`` name from the JSON body (e.g. ``"RecordNotFound"``), or
+            ``None`` when the body was not an XRPC error object (HTML, empty …).
+        message: the body's ``message``, or a short description of the body.
+        headers: the response headers (a plain dict, lower-case keys).
+        nsid: the XRPC method that was called.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        error: str | None,
+        message: str | None,
+        *,
+        nsid: str = "",
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.status = status
+        self.error = error
+        self.message = message
+        self.nsid = nsid
+        self.headers: dict[str, str] = {k.lower(): v for k, v in (headers or {}).items()}
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        name = self.error or "HTTP error"
+        where = f" from {self.nsid}" if self.nsid else ""
+        text = f": {self.message}" if self.message else ""
+        return f"{name} ({self.status}){where}{text}"
+
+
+class AuthenticationError(XrpcError):
+    """Credentials were missing, wrong, expired or revoked."""
+
+
+class ExpiredTokenError(AuthenticationError):
+    """A token has expired or been revoked (``ExpiredToken``)."""
+
+
+class InvalidTokenError(AuthenticationError):
+    """A token was rejected as malformed or badly signed (``InvalidToken``)."""
+
+
+class SessionRefreshError(AuthenticationError):
+    """``refreshSession`` failed; the client is left without a session."""
+
+
+class RecordNotFoundError(XrpcError):
+    """The record does not exist (``RecordNotFound``)."""
+
+
+class InvalidSwapError(XrpcError):
+    """A compare-and-swap precondition did not hold (``InvalidSwap``)."""
+
+
+class BlobNotFoundError(XrpcError):
+    """The blob does not exist or is not referenced by any record yet."""
+
+
+class PayloadTooLargeError(XrpcError):
+    """The request body was over the server's limit (413 / ``PayloadTooLarge``).
+
+    Attributes:
+        size: the size of the rejected body in bytes, when known.
+        limit: the server's advertised limit in bytes, when known.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        error: str | None,
+        message: str | None,
+        *,
+        nsid: str = "",
+        headers: Mapping[str, str] | None = None,
+        size: int | None = None,
+        limit: int | None = None,
+    ) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(status, error, message, nsid=nsid, headers=headers)
+
+    def _describe(self) -> str:
+        base = super()._describe()
+        if self.size is not None:
+            base += f" (body of {self.size} bytes"
+            base += f", limit {self.limit})" if self.limit is not None else ")"
+        return base
+
+
+class RateLimitError(XrpcError):
+    """The server's rate limit was hit (429 / ``RateLimitExceeded``).
+
+    Attributes:
+        limit: ``RateLimit-Limit``, requests allowed per window, if sent.
+        remaining: ``RateLimit-Remaining``, if sent.
+        reset_at: when the window resets (UTC), from ``RateLimit-Reset`` or
+            ``Retry-After``, if sent.
+        policy: ``RateLimit-Policy``, e.g. ``"30;w=300"``, if sent.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        error: str | None,
+        message: str | None,
+        *,
+        nsid: str = "",
+        headers: Mapping[str, str] | None = None,
+        limit: int | None = None,
+        remaining: int | None = None,
+        reset_at: datetime | None = None,
+        policy: str | None = None,
+    ) -> None:
+        self.limit = limit
+        self.remaining = remaining
+        self.reset_at = reset_at
+        self.policy = policy
+        super().__init__(status, error, message, nsid=nsid, headers=headers)
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds from now until the reset, or ``None`` when unknown."""
+        if self.reset_at is None:
+            return None
+        return max(0.0, (self.reset_at - datetime.now(timezone.utc)).total_seconds())
+
+    def _describe(self) -> str:
+        base = super()._describe()
+        if self.reset_at is not None:
+            base += f" (resets at {self.reset_at.isoformat()})"
+        return base
+
+
+class ServerError(XrpcError):
+    """The server failed (5xx)."""

@@ -1,0 +1,182 @@
+"""Bearer signing and session refresh as an ``httpx.Auth`` flow.
+
+The flow signs each request with the access JWT. It refreshes the session
+(``com.atproto.server.refreshSession`` with the refresh JWT as bearer):
+
+- before sending, when the access JWT's ``exp`` is within ``refresh_margin``;
+- after an ``ExpiredToken`` answer, then resends the request once, but only
+  when its body can be replayed. A streamed body is never resent: its
+  ``ExpiredTokenError`` reaches the caller, which may rewind the source and
+  call again with the refreshed session.
+
+Refreshes are serialised by the store's lock, and a caller that waited on the
+lock re-checks whether another thread already rotated the token, so many
+threads hitting one expired token cause exactly one ``refreshSession``. A
+failed refresh clears the session (the client is then unauthenticated) and
+raises :class:`SessionRefreshError`; a refresh answer for a different DID is
+refused the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Generator
+
+import httpx
+
+from .errors import SessionRefreshError
+from .models import Session
+from .session import SessionState, SessionStore, jwt_expiry, pds_from_session
+from .xrpc_errors import error_from_response, error_name
+
+__all__ = ["REFRESH_NSID", "SessionAuth"]
+
+log = logging.getLogger("atmosphere.auth")
+
+REFRESH_NSID = "com.atproto.server.refreshSession"
+_MAX_ERROR_BODY = 64 * 1024
+
+
+def _is_replayable(request: httpx.Request) -> bool:
+    return isinstance(request.stream, httpx.ByteStream)
+
+
+class SessionAuth(httpx.Auth):
+    """Sign with the session's access JWT; refresh it when it expires.
+
+    Args:
+        store: the client's session holder (shared, mutable).
+        refresh_margin: refresh before sending when ``exp`` is this close (seconds).
+        clock: unix-time source (injectable for tests).
+    """
+
+    requires_request_body = False
+    requires_response_body = False
+
+    def __init__(
+        self,
+        store: SessionStore,
+        *,
+        refresh_margin: float = 60.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._margin = refresh_margin
+        self._clock = clock
+
+    # -- pure pieces -------------------------------------------------------
+
+    def _sign(self, request: httpx.Request) -> str:
+        token = self._store.require().session.access_jwt
+        request.headers["Authorization"] = f"Bearer {token}"
+        return token
+
+    def _expires_soon(self, token: str) -> bool:
+        exp = jwt_expiry(token)
+        return exp is not None and exp - self._clock() <= self._margin
+
+    def _needs_refresh(self, used_token: str) -> bool:
+        """Under the lock: is the token we used still the current one?"""
+        state = self._store.state
+        return state is not None and state.session.access_jwt == used_token
+
+    def _refresh_request(self) -> httpx.Request:
+        state = self._store.require()
+        return httpx.Request(
+            "POST",
+            f"{state.pds_url}/xrpc/{REFRESH_NSID}",
+            headers={
+                "Authorization": f"Bearer {state.session.refresh_jwt}",
+                "Accept": "application/json",
+            },
+        )
+
+    def _apply_refresh(self, response: httpx.Response) -> None:
+        """Install the refreshed session, or clear it and raise."""
+        old = self._store.require()
+        if not response.is_success:
+            failure = error_from_response(
+                response.status_code, response.headers, response.content, nsid=REFRESH_NSID
+            )
+            self._store.clear()
+            log.info("session refresh failed (%s); session cleared", failure.error)
+            raise SessionRefreshError(
+                failure.status,
+                failure.error,
+                f"session refresh failed, log in again: {failure.message or failure.error}",
+                nsid=REFRESH_NSID,
+                headers=failure.headers,
+            )
+        try:
+            session = Session.model_validate(json.loads(response.content))
+        except (ValueError, RecursionError) as exc:
+            self._store.clear()
+            raise SessionRefreshError(
+                response.status_code,
+                None,
+                "session refresh returned an unreadable session",
+                nsid=REFRESH_NSID,
+            ) from exc
+        if session.did != old.session.did:
+            self._store.clear()
+            raise SessionRefreshError(
+                response.status_code,
+                None,
+                f"session refresh answered for {session.did}, not {old.session.did}",
+                nsid=REFRESH_NSID,
+            )
+        pds = pds_from_session(session) or old.pds_url
+        self._store.set(SessionState(session=session, pds_url=pds))
+        log.debug("session refreshed for %s", session.did)
+
+    @staticmethod
+    def _is_expired_token(response: httpx.Response) -> bool:
+        if response.status_code not in (400, 401):
+            return False
+        name, _ = error_name(response.content[:_MAX_ERROR_BODY])
+        return name == "ExpiredToken"
+
+    # -- the sync shell ------------------------------------------------------
+
+    def _sync_refresh(self) -> Generator[httpx.Request, httpx.Response, None]:
+        response = yield self._refresh_request()
+        response.read()
+        self._apply_refresh(response)
+
+    def sync_auth_flow(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:
+        # Decide before sending: a transport that buffers a streamed body while
+        # sending (MockTransport does) swaps in a ByteStream, which must not
+        # make the caller's one-shot stream count as replayable.
+        replayable = _is_replayable(request)
+        token = self._sign(request)
+        if self._expires_soon(token):
+            with self._store.lock:
+                if self._needs_refresh(token):
+                    yield from self._sync_refresh()
+            token = self._sign(request)
+
+        response = yield request
+
+        if response.status_code in (400, 401):
+            response.read()
+            if self._is_expired_token(response):
+                with self._store.lock:
+                    if self._needs_refresh(token):
+                        yield from self._sync_refresh()
+                if replayable:
+                    self._sign(request)
+                    yield request
+                else:
+                    # Ending the flow here would make httpx return the *last*
+                    # response, i.e. the refreshSession answer; raise the
+                    # original ExpiredToken error instead.
+                    raise error_from_response(
+                        response.status_code,
+                        response.headers,
+                        response.content,
+                        nsid=request.url.path.rsplit("/", 1)[-1],
+                    )

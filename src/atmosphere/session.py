@@ -1,0 +1,137 @@
+"""Session state: the tokens, where they are valid, and their string form.
+
+The session string is the atproto SDK's format,
+``handle:::did:::accessJwt:::refreshJwt:::pdsEndpoint``; the SDK's older
+four-field form (no endpoint, meaning ``https://bsky.social``) is accepted.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .errors import InvalidSessionError, NotAuthenticatedError
+from .models import DidDocument, Session
+from .syntax import is_valid_did, is_valid_handle
+
+__all__ = [
+    "DEFAULT_ENTRYWAY",
+    "SessionCallback",
+    "SessionState",
+    "SessionStore",
+    "jwt_expiry",
+]
+
+DEFAULT_ENTRYWAY = "https://bsky.social"
+_SEPARATOR = ":::"
+
+SessionCallback = Callable[[str], None]
+"""Called with the new session string (as ``export_session()`` returns it)."""
+
+
+def jwt_expiry(token: str) -> float | None:
+    """The ``exp`` claim (unix seconds) of a JWT, read without verifying it.
+
+    Returns ``None`` when the token is not a JWT or carries no numeric ``exp``:
+    tokens are opaque to clients, so this only informs an early refresh.
+    """
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    payload = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload))
+    except (ValueError, binascii.Error):
+        return None
+    exp = claims.get("exp") if isinstance(claims, dict) else None
+    if isinstance(exp, (int, float)) and not isinstance(exp, bool):
+        return float(exp)
+    return None
+
+
+@dataclass(frozen=True)
+class SessionState:
+    """An authenticated session together with the PDS it belongs to."""
+
+    session: Session
+    pds_url: str
+
+    def encode(self) -> str:
+        """The session string, in the atproto SDK's five-field form."""
+        s = self.session
+        return _SEPARATOR.join((s.handle, s.did, s.access_jwt, s.refresh_jwt, self.pds_url))
+
+    @classmethod
+    def decode(cls, text: str) -> SessionState:
+        """Parse a session string (five fields, or the SDK's older four)."""
+        if not isinstance(text, str):
+            raise InvalidSessionError("session string must be a str")
+        fields = text.strip().split(_SEPARATOR)
+        if len(fields) == 4:
+            fields.append(DEFAULT_ENTRYWAY)
+        if len(fields) != 5:
+            raise InvalidSessionError(
+                f"session string must have 5 (or 4) fields separated by ':::', got {len(fields)}"
+            )
+        handle, did, access, refresh, pds = fields
+        if not is_valid_did(did):
+            raise InvalidSessionError("session string holds no valid DID")
+        if not is_valid_handle(handle) and handle != "handle.invalid":
+            raise InvalidSessionError("session string holds no valid handle")
+        if not access or not refresh:
+            raise InvalidSessionError("session string has an empty token")
+        if not pds.startswith(("https://", "http://")):
+            raise InvalidSessionError("session string's PDS endpoint is not an http(s) URL")
+        session = Session(did=did, handle=handle, accessJwt=access, refreshJwt=refresh)
+        return cls(session=session, pds_url=pds.rstrip("/"))
+
+
+def pds_from_session(session: Session) -> str | None:
+    """The PDS endpoint named in the session's ``didDoc``, if it names a usable one."""
+    if not session.did_doc:
+        return None
+    try:
+        doc = DidDocument.model_validate(session.did_doc)
+    except ValueError:
+        return None
+    if doc.id != session.did:
+        return None
+    endpoint = doc.pds_endpoint
+    if endpoint and endpoint.startswith(("https://", "http://")):
+        return endpoint.rstrip("/")
+    return None
+
+
+@dataclass
+class SessionStore:
+    """The one mutable holder of a client's session, shared with its auth flow.
+
+    ``lock`` serialises refreshes; reads of ``state`` are atomic attribute
+    reads. ``on_change`` receives the session string after every login and
+    refresh so callers can persist rotated tokens.
+    """
+
+    on_change: SessionCallback | None = None
+    state: SessionState | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def require(self) -> SessionState:
+        """The current session, or :class:`NotAuthenticatedError`."""
+        state = self.state
+        if state is None:
+            raise NotAuthenticatedError("not authenticated: call login() first")
+        return state
+
+    def set(self, state: SessionState, *, notify: bool = True) -> None:
+        """Install a session and tell the callback about it."""
+        self.state = state
+        if notify and self.on_change is not None:
+            self.on_change(state.encode())
+
+    def clear(self) -> None:
+        """Forget the session."""
+        self.state = None

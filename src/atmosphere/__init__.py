@@ -12,39 +12,43 @@ project's client of the same name::
 
 from __future__ import annotations
 
-from .cid import compute_cid, parse_cid
-from .client import AtmosphereClient
-from .errors import (
-    AtmosphereError,
-    AuthenticationError,
-    BlobNotFoundError,
-    DidResolutionError,
-    ExpiredTokenError,
-    HandleResolutionError,
-    IntegrityError,
-    InvalidArgumentError,
-    InvalidIdentifierError,
-    InvalidRecordError,
-    InvalidResponseError,
-    InvalidSessionError,
-    InvalidSwapError,
-    InvalidTokenError,
-    NetworkTimeoutError,
-    NotAuthenticatedError,
-    PayloadTooLargeError,
-    RateLimitError,
-    RecordNotFoundError,
-    ResolutionError,
-    ResponseTooLargeError,
-    ServerError,
-    SessionRefreshError,
-    TransportError,
-    XrpcError,
-)
-from .identity import Identity
-from .models import BlobRef, DidDocument, Record, Session, StrongRef
-from .resolver import IdentityResolver
-from .syntax import AtUri
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .cid import compute_cid, parse_cid
+    from .client import AtmosphereClient
+    from .errors import (
+        AtmosphereError,
+        AuthenticationError,
+        BlobNotFoundError,
+        DidResolutionError,
+        ExpiredTokenError,
+        HandleResolutionError,
+        IntegrityError,
+        InvalidArgumentError,
+        InvalidIdentifierError,
+        InvalidRecordError,
+        InvalidResponseError,
+        InvalidSessionError,
+        InvalidSwapError,
+        InvalidTokenError,
+        NetworkTimeoutError,
+        NotAuthenticatedError,
+        PayloadTooLargeError,
+        RateLimitError,
+        RecordNotFoundError,
+        ResolutionError,
+        ResponseTooLargeError,
+        ServerError,
+        SessionRefreshError,
+        TransportError,
+        XrpcError,
+    )
+    from .identity import Identity
+    from .models import BlobRef, DidDocument, Record, Session, StrongRef
+    from .resolver import IdentityResolver
+    from .syntax import AtUri
 
 __version__ = "0.1.0"
 
@@ -87,3 +91,56 @@ __all__ = [
     "compute_cid",
     "parse_cid",
 ]
+
+_LAZY: dict[str, str] = {
+    "AtUri": "syntax",
+    "AtmosphereClient": "client",
+    "AtmosphereError": "errors",
+    "AuthenticationError": "errors",
+    "BlobNotFoundError": "errors",
+    "BlobRef": "models",
+    "DidDocument": "models",
+    "DidResolutionError": "errors",
+    "ExpiredTokenError": "errors",
+    "HandleResolutionError": "errors",
+    "Identity": "identity",
+    "IdentityResolver": "resolver",
+    "IntegrityError": "errors",
+    "InvalidArgumentError": "errors",
+    "InvalidIdentifierError": "errors",
+    "InvalidRecordError": "errors",
+    "InvalidResponseError": "errors",
+    "InvalidSessionError": "errors",
+    "InvalidSwapError": "errors",
+    "InvalidTokenError": "errors",
+    "NetworkTimeoutError": "errors",
+    "NotAuthenticatedError": "errors",
+    "PayloadTooLargeError": "errors",
+    "RateLimitError": "errors",
+    "Record": "models",
+    "RecordNotFoundError": "errors",
+    "ResolutionError": "errors",
+    "ResponseTooLargeError": "errors",
+    "ServerError": "errors",
+    "Session": "models",
+    "SessionRefreshError": "errors",
+    "StrongRef": "models",
+    "TransportError": "errors",
+    "XrpcError": "errors",
+    "compute_cid": "cid",
+    "parse_cid": "cid",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import public names on first use, so ``import atmosphere`` stays cheap."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'atmosphere' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -589,3 +589,34 @@ def test_secrets_stay_out_of_repr(pds: PdsProcess, alice: AtmosphereClient) -> N
     text = repr(alice)
     for secret in (access, refresh, pds.account("alice.test").password):
         assert secret not in text
+
+
+def test_plc_url_and_timeout_options(pds: PdsProcess, alice: AtmosphereClient) -> None:
+    uri = alice.create_record(COLL, _record(opt="plc_url"))
+    try:
+        # No resolver given: the client builds its own from plc_url and timeout.
+        with AtmosphereClient(plc_url=pds.plc_url, timeout=7.5) as stranger:
+            assert stranger.resolver.plc_url == pds.plc_url
+            assert stranger.resolver.timeout == 7.5
+            assert stranger.get_record(uri)["opt"] == "plc_url"
+            assert stranger.get_blob_url(alice.did, compute_cid(b"")).startswith(
+                resolver_pds(stranger, alice.did)
+            )
+    finally:
+        alice.delete_record(uri)
+
+
+def resolver_pds(client: AtmosphereClient, did: str) -> str:
+    return client.resolver.resolve_pds(did)
+
+
+def test_iter_blob_streams_verified_chunks(alice: AtmosphereClient) -> None:
+    data = _blob(3 * 1024 * 1024 + 17, "iter")
+    ref = alice.upload_blob(data)
+    uri = _embed(alice, ref)
+    try:
+        chunks = list(alice.iter_blob(alice.did, ref["ref"]["$link"], chunk_size=256 * 1024))
+        assert len(chunks) > 1
+        assert b"".join(chunks) == data
+    finally:
+        alice.delete_record(uri)

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         InvalidTokenError,
         NetworkTimeoutError,
         NotAuthenticatedError,
+        PartialWriteError,
         PayloadTooLargeError,
         RateLimitError,
         RecordNotFoundError,
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from .models import BlobRef, DidDocument, Record, Session, StrongRef
     from .resolver import IdentityResolver
     from .syntax import AtUri
+    from .writes import Create, Delete, Update
 
 __version__ = "0.1.0"
 
@@ -59,6 +61,8 @@ __all__ = [
     "AuthenticationError",
     "BlobNotFoundError",
     "BlobRef",
+    "Create",
+    "Delete",
     "DidDocument",
     "DidResolutionError",
     "ExpiredTokenError",
@@ -75,6 +79,7 @@ __all__ = [
     "InvalidTokenError",
     "NetworkTimeoutError",
     "NotAuthenticatedError",
+    "PartialWriteError",
     "PayloadTooLargeError",
     "RateLimitError",
     "Record",
@@ -86,6 +91,7 @@ __all__ = [
     "SessionRefreshError",
     "StrongRef",
     "TransportError",
+    "Update",
     "XrpcError",
     "__version__",
     "compute_cid",
@@ -94,6 +100,9 @@ __all__ = [
 
 _LAZY: dict[str, str] = {
     "AtUri": "syntax",
+    "Create": "writes",
+    "Delete": "writes",
+    "Update": "writes",
     "AtmosphereClient": "client",
     "AtmosphereError": "errors",
     "AuthenticationError": "errors",
@@ -115,6 +124,7 @@ _LAZY: dict[str, str] = {
     "InvalidTokenError": "errors",
     "NetworkTimeoutError": "errors",
     "NotAuthenticatedError": "errors",
+    "PartialWriteError": "errors",
     "PayloadTooLargeError": "errors",
     "RateLimitError": "errors",
     "Record": "models",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
@@ -21,11 +21,13 @@ from .blobdownload import iter_verified, write_verified
 from .blobsource import DEFAULT_CHUNK_SIZE, ProgressCallback, open_blob_source
 from .cid import parse_cid
 from .errors import (
+    AtmosphereError,
     ExpiredTokenError,
     IntegrityError,
     InvalidArgumentError,
     InvalidRecordError,
     InvalidResponseError,
+    PartialWriteError,
     ResolutionError,
 )
 from .models import BlobRef, ListRecordsPage, Session, WriteResult
@@ -45,6 +47,14 @@ from .syntax import (
     validate_did,
     validate_nsid,
     validate_record_key,
+)
+from .writes import (
+    MAX_WRITES_PER_BATCH,
+    Create,
+    Write,
+    batch_writes,
+    build_apply_writes,
+    parse_apply_writes,
 )
 from .xrpc import XrpcClient, encode_params, xrpc_url
 
@@ -414,6 +424,58 @@ class AtmosphereClient:
         if swap_commit is not None:
             data["swapCommit"] = swap_commit
         self._xrpc.procedure(state.pds_url, "com.atproto.repo.deleteRecord", data)
+
+    def apply_writes(
+        self,
+        writes: Sequence[Write],
+        *,
+        validate: bool = False,
+        batch_size: int = MAX_WRITES_PER_BATCH,
+    ) -> list[AtUri]:
+        """Apply creates, updates and deletes in batches (``com.atproto.repo.applyWrites``).
+
+        Args:
+            writes: :class:`~atmosphere.writes.Create`, ``Update`` and ``Delete``
+                operations, applied in order. Creates without an ``rkey`` get a
+                TID chosen here, so a batch is never applied twice.
+            validate: ask the PDS to validate records against their Lexicons.
+            batch_size: writes per request (at most the PDS's limit of 200).
+
+        Returns:
+            The AT-URI of each write, in input order.
+
+        Each batch is atomic; the whole list is not. If the first batch fails
+        its error is raised as is; if a later one fails,
+        :class:`PartialWriteError` carries the URIs already applied
+        (``applied``) and the original error as ``__cause__``.
+        """
+        batches = list(batch_writes(writes, max_writes=batch_size))
+        state = self._session()
+        uris: list[AtUri] = []
+        for batch in batches:
+            try:
+                answer = self._xrpc.procedure(
+                    state.pds_url,
+                    "com.atproto.repo.applyWrites",
+                    build_apply_writes(state.session.did, batch, validate=validate),
+                )
+            except AtmosphereError as exc:
+                if not uris:
+                    raise
+                raise PartialWriteError(uris, len(writes), exc) from exc
+            uris.extend(parse_apply_writes(state.session.did, batch, answer))
+        return uris
+
+    def create_records(
+        self,
+        collection: str,
+        records: Iterable[dict[str, Any]],
+        *,
+        validate: bool = False,
+    ) -> list[AtUri]:
+        """Create many records in one collection, batched; URIs in input order."""
+        validate_nsid(collection)
+        return self.apply_writes([Create(collection, r) for r in records], validate=validate)
 
     def get_record(self, uri: str | AtUri) -> dict[str, Any]:
         """Fetch a record's value by AT-URI, from the PDS hosting that account."""

@@ -17,6 +17,7 @@ The hierarchy::
     │   ├── HandleResolutionError             handle → DID failed
     │   └── DidResolutionError                DID → document / PDS endpoint failed
     ├── IntegrityError                        bytes do not match their CID
+    ├── PartialWriteError                     a bulk write failed after some batches applied
     ├── TransportError                        the HTTP exchange itself failed
     │   ├── NetworkTimeoutError
     │   └── ResponseTooLargeError
@@ -40,6 +41,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timezone
+from typing import Any
 
 __all__ = [
     "AtmosphereError",
@@ -58,6 +60,7 @@ __all__ = [
     "InvalidTokenError",
     "NetworkTimeoutError",
     "NotAuthenticatedError",
+    "PartialWriteError",
     "PayloadTooLargeError",
     "RateLimitError",
     "RecordNotFoundError",
@@ -138,6 +141,22 @@ class IntegrityError(AtmosphereError):
         self.expected = expected
         self.actual = actual
         super().__init__(message or f"CID mismatch: expected {expected}, got {actual}")
+
+
+class PartialWriteError(AtmosphereError):
+    """A bulk write failed part-way: some batches were applied, the rest were not.
+
+    Attributes:
+        applied: the AT-URIs (``AtUri``) of the writes that were applied, in order.
+        total: how many writes were requested.
+        error: the error that stopped the remaining batches (also ``__cause__``).
+    """
+
+    def __init__(self, applied: list[Any], total: int, error: AtmosphereError) -> None:
+        self.applied = applied
+        self.total = total
+        self.error = error
+        super().__init__(f"{len(applied)} of {total} writes applied before: {error}")
 
 
 class TransportError(AtmosphereError):

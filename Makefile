@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PDS_DIR := fixtures/pds
 
-.PHONY: install pds-install test test-unit test-pds demo lint typecheck check bench clean
+.PHONY: install pds-install test test-unit test-pds demo lint typecheck check bench clean unasync check-generated
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +21,16 @@ install: $(VENV)/.installed
 pds-install:
 	bash $(PDS_DIR)/install.sh
 
-## test: unit and real-PDS integration tests together
-test: install pds-install
+## test: unit and real-PDS integration tests together (and generated sync code up to date)
+test: install pds-install check-generated
 	$(BIN)/python -m pytest
+
+## unasync: regenerate the sync modules from their async sources (scripts/unasync.py)
+unasync: install
+	$(BIN)/python scripts/unasync.py
+
+check-generated: install
+	$(BIN)/python scripts/unasync.py --check
 
 test-unit: install
 	$(BIN)/python -m pytest -m 'not pds'
@@ -36,8 +43,8 @@ demo: install pds-install
 	$(BIN)/python examples/run_demo_local.py
 
 lint: install
-	$(BIN)/ruff check src tests examples benchmarks
-	$(BIN)/ruff format --check src tests examples benchmarks
+	$(BIN)/ruff check src tests examples benchmarks scripts
+	$(BIN)/ruff format --check src tests examples benchmarks scripts
 
 typecheck: install
 	$(BIN)/mypy

@@ -3,15 +3,20 @@ real DNS wire protocol against a loopback server (``tests/support/dns_server.py`
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, cast
 
+import dns.asyncresolver
 import dns.exception
+import dns.resolver
 import httpx
 import pytest
 
+from atmosphere.async_resolver import AsyncIdentityResolver
 from atmosphere.errors import (
     DidResolutionError,
     HandleResolutionError,
@@ -53,7 +58,7 @@ def did_doc(
     }
 
 
-class CountingStream(httpx.SyncByteStream):
+class CountingStream(httpx.SyncByteStream, httpx.AsyncByteStream):
     """A large body produced lazily; ``sent`` counts the bytes handed out."""
 
     def __init__(self, total: int, chunk: int = 64 * 1024, delay: float = 0.0) -> None:
@@ -71,7 +76,14 @@ class CountingStream(httpx.SyncByteStream):
             self.sent += n
             yield b" " * n
 
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self:
+            yield chunk
+
     def close(self) -> None:
+        self.closed = True
+
+    async def aclose(self) -> None:
         self.closed = True
 
 
@@ -132,19 +144,61 @@ def web() -> Web:
     return Web()
 
 
-@pytest.fixture
-def make(dns_srv: DnsServer, web: Web) -> Iterator[Callable[..., IdentityResolver]]:
-    clients: list[httpx.Client] = []
+def _async_dns(sync: dns.resolver.Resolver) -> dns.asyncresolver.Resolver:
+    """The async twin of a loopback-pointed sync dnspython resolver."""
+    twin = dns.asyncresolver.Resolver(configure=False)
+    twin.nameservers = list(sync.nameservers)
+    twin.port = sync.port
+    twin.timeout = sync.timeout
+    twin.lifetime = sync.lifetime
+    return twin
+
+
+class AsyncFacade:
+    """Drive an ``AsyncIdentityResolver`` through the sync API, one event loop each.
+
+    The whole suite runs against both resolvers: the async one is the source
+    the sync one is generated from (scripts/unasync.py), so both must pass.
+    """
+
+    def __init__(self, resolver: AsyncIdentityResolver, loop: asyncio.AbstractEventLoop) -> None:
+        self._resolver = resolver
+        self._loop = loop
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._resolver, name)
+        if not inspect.iscoroutinefunction(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return self._loop.run_until_complete(attr(*args, **kwargs))
+
+        return call
+
+
+@pytest.fixture(params=["sync", "async"])
+def make(
+    request: pytest.FixtureRequest, dns_srv: DnsServer, web: Web
+) -> Iterator[Callable[..., IdentityResolver]]:
+    closers: list[Callable[[], Any]] = []
+    loop = asyncio.new_event_loop()
 
     def make_resolver(**kwargs: Any) -> IdentityResolver:
-        http = httpx.Client(transport=httpx.MockTransport(web))
-        clients.append(http)
         kwargs.setdefault("dns_resolver", dns_srv.make_resolver(timeout=2.0))
-        return IdentityResolver(http=http, **kwargs)
+        if request.param == "sync":
+            http = httpx.Client(transport=httpx.MockTransport(web))
+            closers.append(http.close)
+            return IdentityResolver(http=http, **kwargs)
+        ahttp = httpx.AsyncClient(transport=httpx.MockTransport(web))
+        closers.append(lambda: loop.run_until_complete(ahttp.aclose()))
+        kwargs["dns_resolver"] = _async_dns(kwargs["dns_resolver"])
+        facade = AsyncFacade(AsyncIdentityResolver(http=ahttp, **kwargs), loop)
+        return cast(IdentityResolver, facade)
 
     yield make_resolver
-    for client in clients:
-        client.close()
+    for close in closers:
+        close()
+    loop.close()
 
 
 @pytest.fixture

@@ -244,8 +244,13 @@ class BlobNotFoundError(XrpcError):
 class PayloadTooLargeError(XrpcError):
     """The request body was over the server's limit (413 / ``PayloadTooLarge``).
 
+    ``upload_blob`` also raises it *before sending* a blob that is over the
+    limit the PDS advertises (``describeServer``'s ``blobUploadLimit``); then
+    ``limit`` is set and ``headers`` is empty.
+
     Attributes:
-        size: the size of the rejected body in bytes, when known.
+        size: the size of the rejected body in bytes, when known (``None`` for
+            a stream given up on once it passed ``limit``).
         limit: the server's advertised limit in bytes, when known.
     """
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
@@ -44,28 +45,32 @@ _BY_STATUS: dict[int, type[XrpcError]] = {
 _MAX_MESSAGE = 300
 
 
+@dataclass(frozen=True)
 class RateLimitInfo:
-    """Rate-limit state read from ``RateLimit-*`` / ``Retry-After`` headers."""
+    """A server's rate-limit state, read from ``RateLimit-*`` and ``Retry-After`` headers.
 
-    __slots__ = ("limit", "policy", "remaining", "reset_at")
+    ``AtmosphereClient.rate_limit`` holds the one from the most recent response
+    that carried any of these headers (``None`` before that).
 
-    def __init__(
-        self,
-        limit: int | None,
-        remaining: int | None,
-        reset_at: datetime | None,
-        policy: str | None,
-    ) -> None:
-        self.limit = limit
-        self.remaining = remaining
-        self.reset_at = reset_at
-        self.policy = policy
+    Attributes:
+        limit: ``RateLimit-Limit``: requests allowed per window.
+        remaining: ``RateLimit-Remaining``: requests left in the window.
+        reset_at: when the window resets (UTC): ``RateLimit-Reset`` (unix
+            seconds), or ``Retry-After`` (seconds or an HTTP date), which wins.
+        policy: ``RateLimit-Policy``, e.g. ``"3000;w=300"`` (3000 per 300 s).
+    """
 
-    def __repr__(self) -> str:
-        return (
-            f"RateLimitInfo(limit={self.limit}, remaining={self.remaining}, "
-            f"reset_at={self.reset_at!r}, policy={self.policy!r})"
-        )
+    limit: int | None
+    remaining: int | None
+    reset_at: datetime | None
+    policy: str | None
+
+    def seconds_until_reset(self, now: datetime | None = None) -> float | None:
+        """Seconds from ``now`` (default: the current time) to ``reset_at``, never negative."""
+        if self.reset_at is None:
+            return None
+        now = now or datetime.now(timezone.utc)
+        return max(0.0, (self.reset_at - now).total_seconds())
 
 
 def _int(value: str | None) -> int | None:

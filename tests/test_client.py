@@ -808,7 +808,7 @@ def test_upload_blob_bytes(logged_in: AtmosphereClient, fake: FakePds) -> None:
     ref = logged_in.upload_blob(data, "image/png")
     assert ref == expected_ref(data, "image/png")
     assert ref["ref"]["$link"] == compute_cid(data)
-    (sent,) = fake.requests
+    (sent,) = fake.sent(UPLOAD)
     assert sent.nsid == UPLOAD
     assert sent.headers["content-type"] == "image/png"
     assert sent.headers["content-length"] == "5000"

@@ -16,6 +16,8 @@ Everything a test wants to observe or steer is a plain attribute:
 - ``revoke_refresh_tokens()``, ``refresh_did``: make ``refreshSession`` fail,
   or answer for another DID.
 - ``corrupt_blobs``, ``lie_about_cid``: tamper with ``getBlob`` / ``uploadBlob``.
+- ``blob_upload_limit``: bytes; advertised by ``describeServer`` and enforced
+  by ``uploadBlob`` (413 ``PayloadTooLarge``) when set.
 - ``inject(nsid, response)``: answer the next call of ``nsid`` with a canned response.
 
 Usage::
@@ -189,6 +191,7 @@ class FakePds:
         self.refresh_did: str | None = None
         self.corrupt_blobs = False
         self.lie_about_cid = False
+        self.blob_upload_limit: int | None = None
         self._access: dict[str, str] = {}  # access token -> did
         self._refresh: dict[str, str] = {}  # live refresh token -> did
         self._expired: set[str] = set()
@@ -508,12 +511,20 @@ class FakePds:
     def _upload_blob(self, request: httpx.Request, _: dict[str, str]) -> httpx.Response:
         self._auth_access(request)
         data = request.content
+        if self.blob_upload_limit is not None and len(data) > self.blob_upload_limit:
+            raise _Reject(413, "PayloadTooLarge", "request entity too large")
         mime = request.headers.get("content-type", "application/octet-stream")
         cid = blob_cid(data)
         self.blobs[cid] = (data, mime)
         told = blob_cid(data + b"lie") if self.lie_about_cid else cid
         blob = {"$type": "blob", "ref": {"$link": told}, "mimeType": mime, "size": len(data)}
         return httpx.Response(200, json={"blob": blob})
+
+    def _describe_server(self, _: httpx.Request, __: dict[str, str]) -> httpx.Response:
+        answer: dict[str, Any] = {"did": "did:web:pds.test", "availableUserDomains": [".test"]}
+        if self.blob_upload_limit is not None:
+            answer["blobUploadLimit"] = self.blob_upload_limit
+        return httpx.Response(200, json=answer)
 
     def _get_blob(self, _: httpx.Request, params: dict[str, str]) -> httpx.Response:
         self._find(params.get("did"))
@@ -536,6 +547,7 @@ class FakePds:
         "com.atproto.repo.listRecords": ("GET", _list_records),
         "com.atproto.repo.uploadBlob": ("POST", _upload_blob),
         "com.atproto.sync.getBlob": ("GET", _get_blob),
+        "com.atproto.server.describeServer": ("GET", _describe_server),
     }
 
 

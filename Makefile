@@ -51,8 +51,9 @@ typecheck: install
 
 check: lint typecheck test
 
+## bench: atmosphere vs the atproto SDK vs raw httpx -> benchmarks/RESULTS.md (BENCH_ARGS=--quick for a short run)
 bench: install pds-install
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(PDS_DIR)/node_modules $(PDS_DIR)/.node .mypy_cache .ruff_cache .pytest_cache

@@ -24,6 +24,8 @@ PKG = ROOT / "src" / "atmosphere"
 # (async source, generated sync module)
 FILES = [
     ("async_resolver.py", "resolver.py"),
+    ("async_xrpc.py", "xrpc.py"),
+    ("async_client.py", "client.py"),
 ]
 
 # Whole-word substitutions, applied in order.
@@ -52,6 +54,7 @@ WORDS = [
     ("aiter_raw", "iter_raw"),
     ("aread", "read"),
     ("achunks", "chunks"),
+    ("aprepare", "prepare"),
     ("aiter_verified", "iter_verified"),
     ("awrite_verified", "write_verified"),
     ("asleep", "sleep"),
@@ -62,6 +65,8 @@ WORDS = [
 PATTERNS = [
     (r"\bimport asyncio\b", "import threading"),
     (r"\basyncio\.Lock\b", "threading.Lock"),
+    (r"\basyncio\.sleep\b", "time.sleep"),
+    (r"\bAwaitable\[([\w.]+)\]", r"\1"),
     (r"\basync def\b", "def"),
     (r"\basync with\b", "with"),
     (r"\basync for\b", "for"),
@@ -83,9 +88,18 @@ def convert(source: str, name: str) -> str:
         text = re.sub(rf"\b{re.escape(old)}\b", new, text)
     for pattern, new in PATTERNS:
         text = re.sub(pattern, new, text)
-    # Lines marked `# unasync: drop` exist only in the async source.
-    text = "".join(line for line in text.splitlines(keepends=True) if "# unasync: drop" not in line)
-    return HEADER.format(src=name) + text
+    # Lines marked `# unasync: drop`, and blocks between `# unasync: async-only`
+    # and `# unasync: end`, exist only in the async source.
+    kept: list[str] = []
+    skipping = False
+    for line in text.splitlines(keepends=True):
+        if "# unasync: async-only" in line:
+            skipping = True
+        elif "# unasync: end" in line:
+            skipping = False
+        elif not skipping and "# unasync: drop" not in line:
+            kept.append(line)
+    return HEADER.format(src=name) + "".join(kept)
 
 
 def formatted(text: str) -> str:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from typing import cast
 
 import pytest
 from launcher import PdsProcess
 
 from atmosphere import (
+    AsyncAtmosphereClient,
     AtmosphereClient,
     Create,
     Delete,
@@ -16,18 +19,30 @@ from atmosphere import (
     Update,
     XrpcError,
 )
+from tests.support.async_facade import SyncFacade
 
 pytestmark = pytest.mark.pds
 
 C = "com.example.atmosphere.bulk"
 
 
-@pytest.fixture
-def client(pds: PdsProcess) -> Iterator[AtmosphereClient]:
+@pytest.fixture(params=["sync", "async"])
+def client(request: pytest.FixtureRequest, pds: PdsProcess) -> Iterator[AtmosphereClient]:
+    """Both clients; the async one through a sync view (tests/support/async_facade.py)."""
     acct = pds.account("bob.test")
-    with AtmosphereClient(pds.pds_url, plc_url=pds.plc_url) as c:
-        c.login(acct.handle, acct.password)
-        yield c
+    if request.param == "sync":
+        with AtmosphereClient(pds.pds_url, plc_url=pds.plc_url) as c:
+            c.login(acct.handle, acct.password)
+            yield c
+        return
+    loop = asyncio.new_event_loop()
+    try:
+        facade = SyncFacade(AsyncAtmosphereClient(pds.pds_url, plc_url=pds.plc_url), loop)
+        with facade as c:
+            c.login(acct.handle, acct.password)
+            yield cast(AtmosphereClient, c)
+    finally:
+        loop.close()
 
 
 def test_create_records_batches_and_keeps_order(client: AtmosphereClient) -> None:

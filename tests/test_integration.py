@@ -6,17 +6,21 @@ session by the ``pds`` fixture in conftest.py and never skipped.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import dns.asyncresolver
 import httpx
 import pytest
 from launcher import PdsProcess, mint_expired_access_token
 
 from atmosphere import (
+    AsyncAtmosphereClient,
+    AsyncIdentityResolver,
     AtmosphereClient,
     AtUri,
     AuthenticationError,
@@ -33,6 +37,7 @@ from atmosphere import (
     XrpcError,
     compute_cid,
 )
+from tests.support.async_facade import SyncFacade
 from tests.support.dns_server import DnsServer
 from tests.support.routing import RoutingTransport
 
@@ -64,17 +69,74 @@ def resolver(pds: PdsProcess, dns_server: DnsServer) -> Iterator[IdentityResolve
 
 
 @pytest.fixture
-def alice(pds: PdsProcess, resolver: IdentityResolver) -> Iterator[AtmosphereClient]:
+def async_resolver(
+    pds: PdsProcess, dns_server: DnsServer, event_loop: asyncio.AbstractEventLoop
+) -> Iterator[AsyncIdentityResolver]:
+    """The asyncio twin of ``resolver``: same PLC, DNS server and routes."""
+    routes = {a.handle: pds.pds_url for a in pds.accounts}
+    transport = RoutingTransport(routes, passthrough=True)
+    http = httpx.AsyncClient(transport=transport)
+    dns_async = dns.asyncresolver.Resolver(configure=False)
+    dns_async.nameservers = [dns_server.host]
+    dns_async.port = dns_server.port
+    dns_async.lifetime = dns_async.timeout = 2.0
+    yield AsyncIdentityResolver(http=http, dns_resolver=dns_async, plc_url=pds.plc_url, timeout=5)
+    event_loop.run_until_complete(http.aclose())
+    event_loop.run_until_complete(transport.aclose())
+
+
+@pytest.fixture
+def event_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """One event loop per test for the async client (no pytest-asyncio needed)."""
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+@pytest.fixture(params=["sync", "async"])
+def make_client(
+    request: pytest.FixtureRequest,
+    resolver: IdentityResolver,
+    async_resolver: AsyncIdentityResolver,
+    event_loop: asyncio.AbstractEventLoop,
+) -> Callable[..., Any]:
+    """Build an ``AtmosphereClient`` or, in the async run, a sync view of an
+    ``AsyncAtmosphereClient``: the same tests drive both clients."""
+
+    def make(base_url: str | None = None, *, count: Counter | None = None, **kwargs: Any) -> Any:
+        if request.param == "sync":
+            if count is not None:
+                http = httpx.Client(event_hooks={"request": [count]})
+                request.addfinalizer(http.close)
+                kwargs["_client"] = http
+            return AtmosphereClient(base_url, **kwargs)
+        if kwargs.get("resolver") is not None:
+            kwargs["resolver"] = async_resolver
+        if count is not None:
+
+            async def hook(req: httpx.Request) -> None:
+                count(req)
+
+            ahttp = httpx.AsyncClient(event_hooks={"request": [hook]})
+            request.addfinalizer(lambda: event_loop.run_until_complete(ahttp.aclose()))
+            kwargs["_client"] = ahttp
+        return SyncFacade(AsyncAtmosphereClient(base_url, **kwargs), event_loop)
+
+    return make
+
+
+@pytest.fixture
+def alice(pds: PdsProcess, resolver: IdentityResolver, make_client: Any) -> Iterator[Any]:
     acct = pds.account("alice.test")
-    with AtmosphereClient(pds.pds_url, resolver=resolver) as client:
+    with make_client(pds.pds_url, resolver=resolver) as client:
         client.login(acct.handle, acct.password)
         yield client
 
 
 @pytest.fixture
-def bob(pds: PdsProcess, resolver: IdentityResolver) -> Iterator[AtmosphereClient]:
+def bob(pds: PdsProcess, resolver: IdentityResolver, make_client: Any) -> Iterator[Any]:
     acct = pds.account("bob.test")
-    with AtmosphereClient(pds.pds_url, resolver=resolver) as client:
+    with make_client(pds.pds_url, resolver=resolver) as client:
         client.login(acct.handle, acct.password)
         yield client
 
@@ -102,16 +164,18 @@ def test_login_by_handle(pds: PdsProcess, alice: AtmosphereClient) -> None:
 
 
 @pytest.mark.parametrize("how", ["email", "did"])
-def test_login_by_email_and_did(pds: PdsProcess, resolver: IdentityResolver, how: str) -> None:
+def test_login_by_email_and_did(
+    pds: PdsProcess, resolver: IdentityResolver, how: str, make_client: Any
+) -> None:
     acct = pds.account("alice.test")
-    with AtmosphereClient(pds.pds_url, resolver=resolver) as client:
+    with make_client(pds.pds_url, resolver=resolver) as client:
         client.login(getattr(acct, how), acct.password)
         assert client.did == acct.did
         assert client.handle == acct.handle
 
 
-def test_bad_password(pds: PdsProcess, resolver: IdentityResolver) -> None:
-    with AtmosphereClient(pds.pds_url, resolver=resolver) as client:
+def test_bad_password(pds: PdsProcess, resolver: IdentityResolver, make_client: Any) -> None:
+    with make_client(pds.pds_url, resolver=resolver) as client:
         with pytest.raises(AuthenticationError) as info:
             client.login("alice.test", "not-the-password")
         assert info.value.status == 401
@@ -122,12 +186,12 @@ def test_bad_password(pds: PdsProcess, resolver: IdentityResolver) -> None:
 
 
 def test_login_without_base_url_resolves_through_dns_and_plc(
-    pds: PdsProcess, dns_server: DnsServer, resolver: IdentityResolver
+    pds: PdsProcess, dns_server: DnsServer, resolver: IdentityResolver, make_client: Any
 ) -> None:
     acct = pds.account("bob.test")
     dns_server.set_txt(f"_atproto.{acct.handle}", f"did={acct.did}")
     try:
-        with AtmosphereClient(resolver=resolver) as client:
+        with make_client(resolver=resolver) as client:
             client.login(acct.handle, acct.password)
             assert client.did == acct.did
             assert client.pds_url == resolver.resolve_pds(acct.did)
@@ -138,20 +202,24 @@ def test_login_without_base_url_resolves_through_dns_and_plc(
         dns_server.remove(f"_atproto.{acct.handle}")
 
 
-def test_login_without_base_url_by_did(pds: PdsProcess, resolver: IdentityResolver) -> None:
+def test_login_without_base_url_by_did(
+    pds: PdsProcess, resolver: IdentityResolver, make_client: Any
+) -> None:
     acct = pds.account("alice.test")
-    with AtmosphereClient(resolver=resolver) as client:
+    with make_client(resolver=resolver) as client:
         client.login(acct.did, acct.password)
         assert client.handle == acct.handle
 
 
-def test_export_and_login_with_session(pds: PdsProcess, alice: AtmosphereClient) -> None:
+def test_export_and_login_with_session(
+    pds: PdsProcess, alice: AtmosphereClient, make_client: Any
+) -> None:
     saved = alice.export_session()
     parts = saved.split(":::")
     assert parts[0] == "alice.test"
     assert parts[1] == alice.did
     assert len(parts) == 5
-    with AtmosphereClient(pds.pds_url) as other:
+    with make_client(pds.pds_url) as other:
         other.login_with_session(saved)
         assert other.did == alice.did
         assert other.export_session() == saved
@@ -160,7 +228,9 @@ def test_export_and_login_with_session(pds: PdsProcess, alice: AtmosphereClient)
         other.delete_record(uri)
 
 
-def test_expired_access_token_is_refreshed(pds: PdsProcess, alice: AtmosphereClient) -> None:
+def test_expired_access_token_is_refreshed(
+    pds: PdsProcess, alice: AtmosphereClient, make_client: Any
+) -> None:
     handle, did, _access, refresh, pds_url = alice.export_session().split(":::")
     expired = mint_expired_access_token(pds.jwt_secret, did)
     # The PDS itself rejects the minted token as expired …
@@ -172,7 +242,7 @@ def test_expired_access_token_is_refreshed(pds: PdsProcess, alice: AtmosphereCli
     assert probe.json()["error"] == "ExpiredToken"
     # … and the client refreshes it transparently, reporting the rotated session.
     seen: list[str] = []
-    with AtmosphereClient(pds.pds_url, on_session_change=seen.append) as client:
+    with make_client(pds.pds_url, on_session_change=seen.append) as client:
         client.login_with_session(":::".join([handle, did, expired, refresh, pds_url]))
         assert client.did == did
         assert len(seen) == 1
@@ -183,15 +253,17 @@ def test_expired_access_token_is_refreshed(pds: PdsProcess, alice: AtmosphereCli
         assert isinstance(records, list)
 
 
-def test_logout_revokes_the_session(pds: PdsProcess, resolver: IdentityResolver) -> None:
+def test_logout_revokes_the_session(
+    pds: PdsProcess, resolver: IdentityResolver, make_client: Any
+) -> None:
     acct = pds.account("alice.test")
-    with AtmosphereClient(pds.pds_url, resolver=resolver) as client:
+    with make_client(pds.pds_url, resolver=resolver) as client:
         client.login(acct.handle, acct.password)
         handle, did, _access, refresh, pds_url = client.export_session().split(":::")
         client.logout()
         assert not client.is_authenticated
     expired = mint_expired_access_token(pds.jwt_secret, did)
-    with AtmosphereClient(pds.pds_url) as again:
+    with make_client(pds.pds_url) as again:
         with pytest.raises(SessionRefreshError) as info:
             again.login_with_session(":::".join([handle, did, expired, refresh, pds_url]))
         assert "revoked" in str(info.value).lower()
@@ -281,12 +353,12 @@ def test_delete_refuses_another_accounts_uri(
 
 
 def test_reads_of_another_account_go_through_resolution(
-    pds: PdsProcess, alice: AtmosphereClient, resolver: IdentityResolver
+    pds: PdsProcess, alice: AtmosphereClient, resolver: IdentityResolver, make_client: Any
 ) -> None:
     uri = alice.create_record(COLL, _record(public=True))
     try:
         # A client with no session and no base URL: the PDS comes from DID → PLC doc.
-        with AtmosphereClient(resolver=resolver) as stranger:
+        with make_client(resolver=resolver) as stranger:
             assert stranger.get_record(uri)["public"] is True
             records, _ = stranger.list_records(COLL, repo=alice.did, limit=5)
             assert str(uri) in {r["uri"] for r in records}
@@ -397,9 +469,9 @@ def test_atdata_helpers_for_another_repo(
     assert all(d["uri"].startswith(f"at://{alice.did}/{NS}.record/") for d in datasets)
 
 
-def test_custom_namespace(pds: PdsProcess, resolver: IdentityResolver) -> None:
+def test_custom_namespace(pds: PdsProcess, resolver: IdentityResolver, make_client: Any) -> None:
     acct = pds.account("bob.test")
-    with AtmosphereClient(pds.pds_url, resolver=resolver, namespace="com.example.ns") as client:
+    with make_client(pds.pds_url, resolver=resolver, namespace="com.example.ns") as client:
         client.login(acct.handle, acct.password)
         uri = client.create_record("com.example.ns.lens", _record("com.example.ns.lens"))
         try:
@@ -471,7 +543,9 @@ def test_unreferenced_blob_is_not_served(alice: AtmosphereClient) -> None:
         alice.get_blob(alice.did, ref["ref"]["$link"])
 
 
-def test_get_blob_url_with_plain_httpx(alice: AtmosphereClient, resolver: IdentityResolver) -> None:
+def test_get_blob_url_with_plain_httpx(
+    alice: AtmosphereClient, resolver: IdentityResolver, make_client: Any
+) -> None:
     data = _blob(70_000, "url")
     ref = alice.upload_blob(data, "text/plain")
     uri = _embed(alice, ref)
@@ -484,7 +558,7 @@ def test_get_blob_url_with_plain_httpx(alice: AtmosphereClient, resolver: Identi
         assert response.status_code == 200
         assert response.content == data
         # The same URL from a client that has to resolve the DID.
-        with AtmosphereClient(resolver=resolver) as stranger:
+        with make_client(resolver=resolver) as stranger:
             assert stranger.get_blob_url(alice.did, cid) == url
             assert stranger.get_blob(alice.did, cid) == data
     finally:
@@ -529,13 +603,10 @@ def test_conflicting_txt_records_fail(
 # -- validation before any request -----------------------------------------------
 
 
-def test_bad_input_is_rejected_before_any_request(pds: PdsProcess) -> None:
+def test_bad_input_is_rejected_before_any_request(pds: PdsProcess, make_client: Any) -> None:
     acct = pds.account("alice.test")
     counter = Counter()
-    with (
-        httpx.Client(event_hooks={"request": [counter]}) as http,
-        AtmosphereClient(pds.pds_url, _client=http) as client,
-    ):
+    with make_client(pds.pds_url, count=counter) as client:
         client.login(acct.handle, acct.password)
         sent = len(counter.requests)
         cases = [
@@ -567,12 +638,9 @@ def test_bad_input_is_rejected_before_any_request(pds: PdsProcess) -> None:
         assert len(counter.requests) == sent
 
 
-def test_calls_without_session_fail_before_any_request(pds: PdsProcess) -> None:
+def test_calls_without_session_fail_before_any_request(pds: PdsProcess, make_client: Any) -> None:
     counter = Counter()
-    with (
-        httpx.Client(event_hooks={"request": [counter]}) as http,
-        AtmosphereClient(pds.pds_url, _client=http) as client,
-    ):
+    with make_client(pds.pds_url, count=counter) as client:
         for call in (
             lambda: client.create_record(COLL, _record()),
             lambda: client.list_records(COLL),
@@ -591,11 +659,13 @@ def test_secrets_stay_out_of_repr(pds: PdsProcess, alice: AtmosphereClient) -> N
         assert secret not in text
 
 
-def test_plc_url_and_timeout_options(pds: PdsProcess, alice: AtmosphereClient) -> None:
+def test_plc_url_and_timeout_options(
+    pds: PdsProcess, alice: AtmosphereClient, make_client: Any
+) -> None:
     uri = alice.create_record(COLL, _record(opt="plc_url"))
     try:
         # No resolver given: the client builds its own from plc_url and timeout.
-        with AtmosphereClient(plc_url=pds.plc_url, timeout=7.5) as stranger:
+        with make_client(plc_url=pds.plc_url, timeout=7.5) as stranger:
             assert stranger.resolver.plc_url == pds.plc_url
             assert stranger.resolver.timeout == 7.5
             assert stranger.get_record(uri)["opt"] == "plc_url"

@@ -16,6 +16,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .async_client import AsyncAtmosphereClient
+    from .async_resolver import AsyncIdentityResolver
     from .cid import compute_cid, parse_cid
     from .client import AtmosphereClient
     from .errors import (
@@ -49,12 +51,16 @@ if TYPE_CHECKING:
     from .identity import Identity
     from .models import BlobRef, DidDocument, Record, Session, StrongRef
     from .resolver import IdentityResolver
+    from .retry import RetryPolicy
     from .syntax import AtUri
     from .writes import Create, Delete, Update
+    from .xrpc_errors import RateLimitInfo
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsyncAtmosphereClient",
+    "AsyncIdentityResolver",
     "AtUri",
     "AtmosphereClient",
     "AtmosphereError",
@@ -82,10 +88,12 @@ __all__ = [
     "PartialWriteError",
     "PayloadTooLargeError",
     "RateLimitError",
+    "RateLimitInfo",
     "Record",
     "RecordNotFoundError",
     "ResolutionError",
     "ResponseTooLargeError",
+    "RetryPolicy",
     "ServerError",
     "Session",
     "SessionRefreshError",
@@ -99,6 +107,8 @@ __all__ = [
 ]
 
 _LAZY: dict[str, str] = {
+    "AsyncAtmosphereClient": "async_client",
+    "AsyncIdentityResolver": "async_resolver",
     "AtUri": "syntax",
     "Create": "writes",
     "Delete": "writes",
@@ -127,6 +137,8 @@ _LAZY: dict[str, str] = {
     "PartialWriteError": "errors",
     "PayloadTooLargeError": "errors",
     "RateLimitError": "errors",
+    "RateLimitInfo": "xrpc_errors",
+    "RetryPolicy": "retry",
     "Record": "models",
     "RecordNotFoundError": "errors",
     "ResolutionError": "errors",

@@ -14,15 +14,21 @@ lock re-checks whether another thread already rotated the token, so many
 threads hitting one expired token cause exactly one ``refreshSession``. A
 failed refresh clears the session (the client is then unauthenticated) and
 raises :class:`SessionRefreshError`; a refresh answer for a different DID is
-refused the same way.
+refused the same way, and callers that were waiting for that refresh get a
+``SessionRefreshError`` too. A refresh that fails on the network (no answer)
+leaves the session as it was, so a later call can try again.
+
+Error bodies (400/401) are read only up to 64 KiB and refresh answers up to
+1 MiB: a hostile server cannot make the flow buffer an endless body.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Generator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 
 import httpx
 
@@ -37,10 +43,54 @@ log = logging.getLogger("atmosphere.auth")
 
 REFRESH_NSID = "com.atproto.server.refreshSession"
 _MAX_ERROR_BODY = 64 * 1024
+_MAX_SESSION_BODY = 1024 * 1024
 
 
 def _is_replayable(request: httpx.Request) -> bool:
     return isinstance(request.stream, httpx.ByteStream)
+
+
+class _CappedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A response body cut off after ``cap`` bytes (the rest is never read)."""
+
+    def __init__(self, inner: httpx.SyncByteStream | httpx.AsyncByteStream, cap: int) -> None:
+        self._inner = inner
+        self._cap = cap
+
+    def __iter__(self) -> Iterator[bytes]:
+        assert isinstance(self._inner, httpx.SyncByteStream)
+        left = self._cap
+        for chunk in self._inner:
+            if len(chunk) >= left:
+                yield chunk[:left]
+                return
+            left -= len(chunk)
+            yield chunk
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        assert isinstance(self._inner, httpx.AsyncByteStream)
+        left = self._cap
+        async for chunk in self._inner:
+            if len(chunk) >= left:
+                yield chunk[:left]
+                return
+            left -= len(chunk)
+            yield chunk
+
+    def close(self) -> None:
+        if isinstance(self._inner, httpx.SyncByteStream):
+            self._inner.close()
+
+    async def aclose(self) -> None:
+        if isinstance(self._inner, httpx.AsyncByteStream):
+            await self._inner.aclose()
+
+
+def _cap_body(response: httpx.Response, cap: int) -> httpx.Response:
+    """Make ``response.read()`` / ``aread()`` stop after ``cap`` bytes (a longer body is cut)."""
+    if not response.is_stream_consumed:
+        response.stream = _CappedStream(response.stream, cap)
+    return response
 
 
 class SessionAuth(httpx.Auth):
@@ -63,8 +113,11 @@ class SessionAuth(httpx.Auth):
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
+        self._alock: asyncio.Lock | None = None
         self._margin = refresh_margin
         self._clock = clock
+        # The access token of the session whose refresh failed, and the error.
+        self._failed: tuple[str, SessionRefreshError] | None = None
 
     # -- pure pieces -------------------------------------------------------
 
@@ -93,6 +146,22 @@ class SessionAuth(httpx.Auth):
             },
         )
 
+    def _fail(self, old: SessionState, error: SessionRefreshError) -> SessionRefreshError:
+        """Clear the session after a failed refresh; remember why for waiting callers."""
+        self._failed = (old.session.access_jwt, error)
+        self._store.clear()
+        log.info("session refresh failed (%s); session cleared", error.error or error.status)
+        return error
+
+    def _raise_if_refresh_failed(self, used_token: str) -> None:
+        """Under the lock: did the refresh this caller waited for fail? Then say so."""
+        failed = self._failed
+        if self._store.state is None and failed is not None and failed[0] == used_token:
+            error = failed[1]
+            raise SessionRefreshError(
+                error.status, error.error, error.message, nsid=REFRESH_NSID, headers=error.headers
+            )
+
     def _apply_refresh(self, response: httpx.Response) -> None:
         """Install the refreshed session, or clear it and raise."""
         old = self._store.require()
@@ -100,32 +169,37 @@ class SessionAuth(httpx.Auth):
             failure = error_from_response(
                 response.status_code, response.headers, response.content, nsid=REFRESH_NSID
             )
-            self._store.clear()
-            log.info("session refresh failed (%s); session cleared", failure.error)
-            raise SessionRefreshError(
-                failure.status,
-                failure.error,
-                f"session refresh failed, log in again: {failure.message or failure.error}",
-                nsid=REFRESH_NSID,
-                headers=failure.headers,
+            raise self._fail(
+                old,
+                SessionRefreshError(
+                    failure.status,
+                    failure.error,
+                    f"session refresh failed, log in again: {failure.message or failure.error}",
+                    nsid=REFRESH_NSID,
+                    headers=failure.headers,
+                ),
             )
         try:
             session = Session.model_validate(json.loads(response.content))
         except (ValueError, RecursionError) as exc:
-            self._store.clear()
-            raise SessionRefreshError(
-                response.status_code,
-                None,
-                "session refresh returned an unreadable session",
-                nsid=REFRESH_NSID,
+            raise self._fail(
+                old,
+                SessionRefreshError(
+                    response.status_code,
+                    None,
+                    "session refresh returned an unreadable session, log in again",
+                    nsid=REFRESH_NSID,
+                ),
             ) from exc
         if session.did != old.session.did:
-            self._store.clear()
-            raise SessionRefreshError(
-                response.status_code,
-                None,
-                f"session refresh answered for {session.did}, not {old.session.did}",
-                nsid=REFRESH_NSID,
+            raise self._fail(
+                old,
+                SessionRefreshError(
+                    response.status_code,
+                    None,
+                    f"session refresh answered for {session.did}, not {old.session.did}",
+                    nsid=REFRESH_NSID,
+                ),
             )
         pds = pds_from_session(session) or old.pds_url
         self._store.set(SessionState(session=session, pds_url=pds))
@@ -142,7 +216,7 @@ class SessionAuth(httpx.Auth):
 
     def _sync_refresh(self) -> Generator[httpx.Request, httpx.Response, None]:
         response = yield self._refresh_request()
-        response.read()
+        _cap_body(response, _MAX_SESSION_BODY).read()
         self._apply_refresh(response)
 
     def sync_auth_flow(
@@ -157,26 +231,78 @@ class SessionAuth(httpx.Auth):
             with self._store.lock:
                 if self._needs_refresh(token):
                     yield from self._sync_refresh()
+                else:
+                    self._raise_if_refresh_failed(token)
             token = self._sign(request)
 
         response = yield request
 
         if response.status_code in (400, 401):
-            response.read()
+            _cap_body(response, _MAX_ERROR_BODY).read()
             if self._is_expired_token(response):
                 with self._store.lock:
                     if self._needs_refresh(token):
                         yield from self._sync_refresh()
+                    else:
+                        self._raise_if_refresh_failed(token)
                 if replayable:
                     self._sign(request)
                     yield request
                 else:
-                    # Ending the flow here would make httpx return the *last*
-                    # response, i.e. the refreshSession answer; raise the
-                    # original ExpiredToken error instead.
-                    raise error_from_response(
-                        response.status_code,
-                        response.headers,
-                        response.content,
-                        nsid=request.url.path.rsplit("/", 1)[-1],
-                    )
+                    raise self._unreplayable(request, response)
+
+    @staticmethod
+    def _unreplayable(request: httpx.Request, response: httpx.Response) -> Exception:
+        """The caller's own ExpiredToken error, for a body that cannot be resent.
+
+        Ending the flow without resending would make httpx return the *last*
+        response, i.e. the refreshSession answer; the original error is raised
+        instead (the session is already refreshed for the caller's next try).
+        """
+        return error_from_response(
+            response.status_code,
+            response.headers,
+            response.content,
+            nsid=request.url.path.rsplit("/", 1)[-1],
+        )
+
+    # -- the async shell (same steps; an asyncio lock instead of a thread lock) --
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        replayable = _is_replayable(request)
+        token = self._sign(request)
+        if self._expires_soon(token):
+            async with self._async_lock():
+                if self._needs_refresh(token):
+                    refreshed = yield self._refresh_request()
+                    await _cap_body(refreshed, _MAX_SESSION_BODY).aread()
+                    self._apply_refresh(refreshed)
+                else:
+                    self._raise_if_refresh_failed(token)
+            token = self._sign(request)
+
+        response = yield request
+
+        if response.status_code in (400, 401):
+            await _cap_body(response, _MAX_ERROR_BODY).aread()
+            if self._is_expired_token(response):
+                async with self._async_lock():
+                    if self._needs_refresh(token):
+                        refreshed = yield self._refresh_request()
+                        await _cap_body(refreshed, _MAX_SESSION_BODY).aread()
+                        self._apply_refresh(refreshed)
+                    else:
+                        self._raise_if_refresh_failed(token)
+                if replayable:
+                    self._sign(request)
+                    yield request
+                else:
+                    raise self._unreplayable(request, response)
+
+    def _async_lock(self) -> asyncio.Lock:
+        # Created on first use, inside the running event loop.
+        if self._alock is None:
+            self._alock = asyncio.Lock()
+        return self._alock

@@ -24,7 +24,7 @@ import httpx
 __all__ = ["RoutingTransport"]
 
 
-class RoutingTransport(httpx.BaseTransport):
+class RoutingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     """Route requests by hostname to loopback base URLs (origin only, no path)."""
 
     def __init__(
@@ -37,6 +37,7 @@ class RoutingTransport(httpx.BaseTransport):
         self._routes: dict[str, httpx.URL] = {}
         self._inner = transport if transport is not None else httpx.HTTPTransport()
         self._passthrough = passthrough
+        self._async_inner: httpx.AsyncHTTPTransport | None = None
         self.requests: list[httpx.Request] = []
         """Every request handled, as the caller built it (before rewriting)."""
         for host, base_url in (routes or {}).items():
@@ -53,23 +54,37 @@ class RoutingTransport(httpx.BaseTransport):
         """Stop routing ``host``."""
         self._routes.pop(host.lower().rstrip("."), None)
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        """Rewrite the URL of a routed request, keep its headers, and send it."""
+    def _route(self, request: httpx.Request) -> httpx.Request:
+        """The request to send: rewritten for a routed host, unchanged for passthrough."""
         self.requests.append(request)
         target = self._routes.get(request.url.host.lower().rstrip("."))
         if target is None:
             if self._passthrough:
-                return self._inner.handle_request(request)
+                return request
             raise httpx.ConnectError(f"no route to {request.url.host} in tests", request=request)
-        routed = httpx.Request(
+        return httpx.Request(
             request.method,
             request.url.copy_with(scheme=target.scheme, host=target.host, port=target.port),
             headers=request.headers,  # includes the original Host header
             stream=request.stream,
             extensions=request.extensions,
         )
-        return self._inner.handle_request(routed)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Rewrite the URL of a routed request, keep its headers, and send it."""
+        return self._inner.handle_request(self._route(request))
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """The same for an ``httpx.AsyncClient``."""
+        if self._async_inner is None:
+            self._async_inner = httpx.AsyncHTTPTransport()
+        return await self._async_inner.handle_async_request(self._route(request))
 
     def close(self) -> None:
         """Close the wrapped transport."""
         self._inner.close()
+
+    async def aclose(self) -> None:
+        """Close the wrapped async transport, if one was opened."""
+        if self._async_inner is not None:
+            await self._async_inner.aclose()

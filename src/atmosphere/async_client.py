@@ -1,0 +1,854 @@
+"""``AsyncAtmosphereClient``: sessions, records, listing and blobs over XRPC.
+
+A drop-in for the atdata project's ``AtmosphereClient``: same methods,
+parameters and return shapes. Bad input is rejected with a ``ValueError``
+subclass before any request is made.
+"""
+
+from __future__ import annotations
+
+import asyncio  # unasync: drop
+import io
+import logging
+import os
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from .async_resolver import AsyncIdentityResolver
+from .async_xrpc import AsyncXrpcClient, encode_params, xrpc_url
+from .auth import SessionAuth
+from .blobdownload import aiter_verified, awrite_verified
+from .blobsource import (
+    DEFAULT_CHUNK_SIZE,
+    DESCRIBE_SERVER_NSID,
+    UPLOAD_BLOB_NSID,
+    ProgressCallback,
+    blob_upload_limit,
+    check_uploaded_blob,
+    open_blob_source,
+)
+from .cid import parse_cid
+from .errors import (
+    AtmosphereError,
+    HandleResolutionError,
+    InvalidArgumentError,
+    InvalidRecordError,
+    InvalidResponseError,
+    PartialWriteError,
+    ResolutionError,
+    TransportError,
+    XrpcError,
+)
+from .models import ListRecordsPage, Session, WriteResult
+from .retry import DEFAULT_RETRY_POLICY, RetryPolicy
+from .session import (
+    DEFAULT_ENTRYWAY,
+    SessionCallback,
+    SessionState,
+    SessionStore,
+    pds_from_session,
+)
+from .syntax import (
+    AtUri,
+    is_valid_did,
+    is_valid_handle,
+    validate_at_identifier,
+    validate_did,
+    validate_nsid,
+    validate_record_key,
+)
+from .writes import (
+    MAX_WRITES_PER_BATCH,
+    Create,
+    Write,
+    batch_writes,
+    build_apply_writes,
+    parse_apply_writes,
+)
+from .xrpc_errors import RateLimitInfo
+
+__all__ = ["DEFAULT_NAMESPACE", "DEFAULT_PLC_URL", "AsyncAtmosphereClient"]
+
+log = logging.getLogger("atmosphere.client")
+
+DEFAULT_NAMESPACE = "ac.foundation.dataset"
+DEFAULT_PLC_URL = "https://plc.directory"
+# httpx timeouts bound each step, never a whole request: ``write`` is how long
+# one send may make no progress, ``read`` how long to wait for the next bytes.
+# A multi-GB blob that keeps moving is never cut off; a stalled one is.
+DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=30.0, write=30.0, pool=30.0)
+_PAGE_MAX = 100
+
+
+def _check_record(collection: str, record: Any) -> dict[str, Any]:
+    validate_nsid(collection)
+    if not isinstance(record, dict):
+        raise InvalidRecordError(f"record must be a dict, got {type(record).__name__}")
+    rtype = record.get("$type")
+    if rtype is None:
+        raise InvalidRecordError("record has no '$type' field")
+    if rtype != collection:
+        raise InvalidRecordError(
+            f"record '$type' {rtype!r} does not match the collection {collection!r}"
+        )
+    return record
+
+
+def _check_limit(limit: int, *, upper: int | None = _PAGE_MAX) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise InvalidArgumentError(f"limit must be an int, got {type(limit).__name__}")
+    if limit < 1 or (upper is not None and limit > upper):
+        bound = f"1..{upper}" if upper is not None else ">= 1"
+        raise InvalidArgumentError(f"limit must be in {bound}, got {limit}")
+    return limit
+
+
+def _check_secret(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidArgumentError(f"{name} must be a non-empty str")
+    return value
+
+
+class AsyncAtmosphereClient:
+    """ATProto client for atdata operations: records, listings and blobs.
+
+    Args:
+        base_url: the PDS (or entryway) to log in to. With ``None``, ``login()``
+            resolves the account's PDS from its handle or DID, falling back to
+            ``https://bsky.social``.
+        _client: an ``httpx.AsyncClient`` to send every request through (not closed
+            by this client). Without it the client owns one.
+        plc_url: the PLC directory used to resolve ``did:plc`` identities.
+        resolver: an ``AsyncIdentityResolver`` to use instead of a default one.
+        timeout: timeouts for the owned ``httpx.AsyncClient`` (per operation: a slow
+            but healthy large upload is not cut off by a whole-request deadline).
+        on_session_change: called with the new session string after every login
+            and token refresh, so callers can persist rotated tokens.
+        namespace: the atdata lexicon namespace for ``list_schemas`` & co.
+        retry: when and how failed calls are resent (``RetryPolicy()`` by
+            default: 3 attempts with backoff on 5xx and network failures,
+            429 waited out up to 60 s; only calls that are safe to repeat).
+
+    Examples:
+        >>> client = AsyncAtmosphereClient()
+        >>> await client.login("alice.bsky.social", "app-password")
+        >>> print(client.did)
+        'did:plc:...'
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        _client: httpx.AsyncClient | None = None,
+        plc_url: str = DEFAULT_PLC_URL,
+        resolver: AsyncIdentityResolver | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        on_session_change: SessionCallback | None = None,
+        namespace: str = DEFAULT_NAMESPACE,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        if base_url is not None and not (
+            isinstance(base_url, str) and base_url.startswith(("https://", "http://"))
+        ):
+            raise InvalidArgumentError("base_url must be an http(s) URL or None")
+        validate_nsid(f"{namespace}.record")
+        self._base_url = base_url.rstrip("/") if base_url else None
+        self._owns_http = _client is None
+        self._http = _client or httpx.AsyncClient(
+            timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
+            headers={"User-Agent": "atmosphere-python"},
+        )
+        self._owns_resolver = resolver is None
+        self._resolver = resolver or AsyncIdentityResolver(
+            http=self._http,
+            plc_url=plc_url,
+            timeout=timeout if isinstance(timeout, (int, float)) else 10.0,
+        )
+        self._store = SessionStore(on_change=on_session_change)
+        self._xrpc = AsyncXrpcClient(
+            self._http,
+            auth=SessionAuth(self._store),
+            retry=retry if retry is not None else DEFAULT_RETRY_POLICY,
+        )
+        self.namespace = namespace
+
+    # -- lifecycle -----------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close the HTTP client and resolver this client created (injected ones stay open)."""
+        if self._owns_resolver:
+            await self._resolver.aclose()
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncAtmosphereClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        state = self._store.state
+        who = f"did={state.session.did!r}" if state else "unauthenticated"
+        return f"<AsyncAtmosphereClient {who} pds={self.pds_url!r}>"
+
+    # -- session -------------------------------------------------------------
+
+    @property
+    def is_authenticated(self) -> bool:
+        """Whether the client holds a session."""
+        return self._store.state is not None
+
+    @property
+    def did(self) -> str:
+        """The DID of the authenticated user (``NotAuthenticatedError`` otherwise)."""
+        return self._store.require().session.did
+
+    @property
+    def handle(self) -> str:
+        """The handle of the authenticated user (``NotAuthenticatedError`` otherwise)."""
+        return self._store.require().session.handle
+
+    @property
+    def pds_url(self) -> str | None:
+        """The PDS this client talks to for the session (or the login base URL)."""
+        state = self._store.state
+        return state.pds_url if state else self._base_url
+
+    @property
+    def resolver(self) -> AsyncIdentityResolver:
+        """The identity resolver used for other accounts and for login without base_url."""
+        return self._resolver
+
+    @property
+    def rate_limit(self) -> RateLimitInfo | None:
+        """The server's rate-limit state as of the last response that carried one.
+
+        ``None`` until a response with ``RateLimit-*`` or ``Retry-After``
+        headers arrives (the reference PDS sends them when its limits are on).
+        """
+        return self._xrpc.rate_limit
+
+    async def _login_base(self, identifier: str) -> str:
+        if self._base_url:
+            return self._base_url
+        if is_valid_did(identifier) or is_valid_handle(identifier):
+            try:
+                return await self._resolver.resolve_pds(identifier)
+            except ResolutionError as exc:
+                log.info("could not resolve %s (%s); using %s", identifier, exc, DEFAULT_ENTRYWAY)
+        return DEFAULT_ENTRYWAY
+
+    async def login(self, handle: str, password: str) -> None:
+        """Authenticate with the ATProto PDS (``com.atproto.server.createSession``).
+
+        Args:
+            handle: a handle, email or DID.
+            password: an app password (recommended) or the account password.
+
+        Raises:
+            AuthenticationError: the PDS refused the credentials.
+        """
+        identifier = _check_secret("handle", handle).strip()
+        secret = _check_secret("password", password)
+        base = await self._login_base(identifier)
+        # Not idempotent for retrying: every attempt counts against the PDS's
+        # tight createSession limit (30 per 5 min) and a lost answer leaves an
+        # orphan session, so it is resent only if it never reached the server.
+        data = await self._xrpc.procedure(
+            base,
+            "com.atproto.server.createSession",
+            {"identifier": identifier, "password": secret},
+            auth=False,
+            idempotent=False,
+        )
+        session = self._parse_session(data, "com.atproto.server.createSession")
+        self._store.set(SessionState(session=session, pds_url=pds_from_session(session) or base))
+        log.info("logged in as %s", session.did)
+
+    @staticmethod
+    def _parse_session(data: Any, nsid: str) -> Session:
+        try:
+            session = Session.model_validate(data)
+        except ValueError as exc:
+            raise InvalidResponseError(f"{nsid}: answer is not a session") from exc
+        if not is_valid_did(session.did):
+            raise InvalidResponseError(f"{nsid}: answer holds no valid DID")
+        return session
+
+    async def login_with_session(self, session_string: str, *, verify: bool = True) -> None:
+        """Authenticate using an exported session string, without the password.
+
+        The session is checked with ``com.atproto.server.getSession`` (refreshing
+        an expired access token on the way). A revoked session raises and leaves
+        the client unauthenticated. With ``verify=False`` the session is installed
+        without a request (for cold starts); problems surface on the first call.
+        """
+        state = SessionState.decode(session_string)
+        self._store.set(state, notify=False)
+        if not verify:
+            return
+        try:
+            info = await self._xrpc.query(state.pds_url, "com.atproto.server.getSession", auth=True)
+        except BaseException:
+            self._store.clear()
+            raise
+        current = self._store.state
+        if (
+            current is not None
+            and isinstance(info, dict)
+            and isinstance(info.get("handle"), str)
+            and info["handle"] != current.session.handle
+        ):
+            updated = current.session.model_copy(update={"handle": info["handle"]})
+            self._store.set(SessionState(session=updated, pds_url=current.pds_url), notify=False)
+
+    def export_session(self) -> str:
+        """Export the current session for later reuse with ``login_with_session()``.
+
+        The string holds the tokens: store it like a password.
+        """
+        return self._store.require().encode()
+
+    async def logout(self) -> None:
+        """Revoke the session on the PDS (``deleteSession``) and forget it locally."""
+        state = self._store.require()
+        try:
+            await self._xrpc.procedure(
+                state.pds_url,
+                "com.atproto.server.deleteSession",
+                auth=False,
+                headers={"Authorization": f"Bearer {state.session.refresh_jwt}"},
+            )
+        finally:
+            self._store.clear()
+
+    # -- records -------------------------------------------------------------
+
+    def _session(self) -> SessionState:
+        return self._store.require()
+
+    def _is_self(self, authority: str) -> bool:
+        state = self._store.state
+        if state is None:
+            return False
+        return authority == state.session.did or authority.lower() == state.session.handle.lower()
+
+    async def _locate(self, repo: str) -> tuple[str, str, bool]:
+        """Where to read ``repo``: (repo id to send, PDS base URL, use auth)."""
+        if self._is_self(repo):
+            state = self._session()
+            return state.session.did, state.pds_url, True
+        if is_valid_did(repo):
+            return repo, await self._resolver.resolve_pds(repo), False
+        identity = await self._resolver.resolve(repo)
+        if not identity.handle_is_valid:
+            raise HandleResolutionError(
+                repo, f"resolves to {identity.did}, whose DID document does not claim it"
+            )
+        return identity.did, identity.pds_endpoint, False
+
+    async def _write(self, nsid: str, data: dict[str, Any], *, idempotent: bool) -> WriteResult:
+        state = self._session()
+        answer = await self._xrpc.procedure(state.pds_url, nsid, data, idempotent=idempotent)
+        try:
+            return WriteResult.model_validate(answer)
+        except ValueError as exc:
+            raise InvalidResponseError(f"{nsid}: answer has no uri/cid") from exc
+
+    async def create_record(
+        self,
+        collection: str,
+        record: dict[str, Any],
+        *,
+        rkey: str | None = None,
+        validate: bool = False,
+    ) -> AtUri:
+        """Create a record in the user's repository.
+
+        Args:
+            collection: the NSID of the collection, e.g. ``ac.foundation.dataset.record``.
+            record: the record; its ``$type`` must equal ``collection``.
+            rkey: an explicit record key; the PDS generates a TID when ``None``.
+            validate: ask the PDS to validate against the Lexicon schema (off for
+                custom lexicons the PDS does not know).
+
+        Returns:
+            The AT-URI of the new record.
+        """
+        _check_record(collection, record)
+        if rkey is not None:
+            validate_record_key(rkey)
+        state = self._session()
+        data: dict[str, Any] = {
+            "repo": state.session.did,
+            "collection": collection,
+            "record": record,
+            "validate": bool(validate),
+        }
+        if rkey is not None:
+            data["rkey"] = rkey
+        # Without an rkey the PDS picks a new key on every call: a resend after a
+        # lost answer would create a duplicate, so only explicit keys are retried.
+        result = await self._write(
+            "com.atproto.repo.createRecord", data, idempotent=rkey is not None
+        )
+        return AtUri.parse(result.uri)
+
+    async def put_record(
+        self,
+        collection: str,
+        rkey: str,
+        record: dict[str, Any],
+        *,
+        validate: bool = False,
+        swap_commit: str | None = None,
+        swap_record: str | None = None,
+    ) -> AtUri:
+        """Create or update a record at a specific key.
+
+        ``swap_commit`` / ``swap_record`` are compare-and-swap CIDs: the write
+        fails with ``InvalidSwapError`` if the repo or record moved on.
+        """
+        _check_record(collection, record)
+        validate_record_key(rkey)
+        for cid in (swap_commit, swap_record):
+            if cid is not None:
+                parse_cid(cid)
+        state = self._session()
+        data: dict[str, Any] = {
+            "repo": state.session.did,
+            "collection": collection,
+            "rkey": rkey,
+            "record": record,
+            "validate": bool(validate),
+        }
+        if swap_commit is not None:
+            data["swapCommit"] = swap_commit
+        if swap_record is not None:
+            data["swapRecord"] = swap_record
+        result = await self._write("com.atproto.repo.putRecord", data, idempotent=True)
+        return AtUri.parse(result.uri)
+
+    @staticmethod
+    def _record_uri(uri: str | AtUri) -> AtUri:
+        parsed = uri if isinstance(uri, AtUri) else AtUri.parse(uri)
+        if parsed.collection is None or parsed.rkey is None:
+            raise InvalidArgumentError(f"{parsed} does not name a record (collection and rkey)")
+        return parsed
+
+    async def delete_record(self, uri: str | AtUri, *, swap_commit: str | None = None) -> None:
+        """Delete a record from the authenticated user's repository.
+
+        A URI that names another account is refused (``InvalidArgumentError``)
+        rather than deleting the same collection/rkey from your own repo.
+        """
+        parsed = self._record_uri(uri)
+        if swap_commit is not None:
+            parse_cid(swap_commit)
+        state = self._session()
+        if not self._is_self(parsed.authority):
+            raise InvalidArgumentError(
+                f"{parsed} is in another account's repo; only {state.session.did} can be written"
+            )
+        data: dict[str, Any] = {
+            "repo": state.session.did,
+            "collection": parsed.collection,
+            "rkey": parsed.rkey,
+        }
+        if swap_commit is not None:
+            data["swapCommit"] = swap_commit
+        # Deleting a missing record answers 200 {}: safe to resend.
+        await self._xrpc.procedure(
+            state.pds_url, "com.atproto.repo.deleteRecord", data, idempotent=True
+        )
+
+    async def apply_writes(
+        self,
+        writes: Sequence[Write],
+        *,
+        validate: bool = False,
+        batch_size: int = MAX_WRITES_PER_BATCH,
+    ) -> list[AtUri]:
+        """Apply creates, updates and deletes in batches (``com.atproto.repo.applyWrites``).
+
+        Args:
+            writes: :class:`~atmosphere.writes.Create`, ``Update`` and ``Delete``
+                operations, applied in order. Creates without an ``rkey`` get a
+                TID chosen here, so a batch is never applied twice.
+            validate: ask the PDS to validate records against their Lexicons.
+            batch_size: writes per request (at most the PDS's limit of 200).
+
+        Returns:
+            The AT-URI of each write, in input order.
+
+        Each batch is atomic; the whole list is not. If the first batch fails
+        its error is raised as is; if a later one fails,
+        :class:`PartialWriteError` carries the URIs already applied
+        (``applied``) and the original error as ``__cause__``.
+        """
+        batches = list(batch_writes(writes, max_writes=batch_size))
+        state = self._session()
+        uris: list[AtUri] = []
+        for batch in batches:
+            try:
+                answer = await self._xrpc.procedure(
+                    state.pds_url,
+                    "com.atproto.repo.applyWrites",
+                    build_apply_writes(state.session.did, batch, validate=validate),
+                    idempotent=True,  # every create carries its rkey: no duplicates
+                )
+            except AtmosphereError as exc:
+                if not uris:
+                    raise
+                raise PartialWriteError(uris, len(writes), exc) from exc
+            uris.extend(parse_apply_writes(state.session.did, batch, answer))
+        return uris
+
+    async def create_records(
+        self,
+        collection: str,
+        records: Iterable[dict[str, Any]],
+        *,
+        validate: bool = False,
+    ) -> list[AtUri]:
+        """Create many records in one collection, batched; URIs in input order."""
+        validate_nsid(collection)
+        return await self.apply_writes([Create(collection, r) for r in records], validate=validate)
+
+    async def get_record(self, uri: str | AtUri) -> dict[str, Any]:
+        """Fetch a record's value by AT-URI, from the PDS hosting that account."""
+        parsed = self._record_uri(uri)
+        repo, base, auth = await self._locate(parsed.authority)
+        answer = await self._xrpc.query(
+            base,
+            "com.atproto.repo.getRecord",
+            {"repo": repo, "collection": parsed.collection, "rkey": parsed.rkey},
+            auth=auth,
+        )
+        value = answer.get("value") if isinstance(answer, dict) else None
+        if not isinstance(value, dict):
+            raise InvalidResponseError("com.atproto.repo.getRecord: answer has no record value")
+        return value
+
+    async def _page(
+        self, collection: str, repo: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        if repo is None:
+            state = self._session()
+            target, base, auth = state.session.did, state.pds_url, True
+        else:
+            target, base, auth = await self._locate(validate_at_identifier(repo))
+        answer = await self._xrpc.query(
+            base,
+            "com.atproto.repo.listRecords",
+            {"repo": target, "collection": collection, "limit": limit, "cursor": cursor},
+            auth=auth,
+        )
+        try:
+            page = ListRecordsPage.model_validate(answer)
+        except ValueError as exc:
+            raise InvalidResponseError("com.atproto.repo.listRecords: malformed page") from exc
+        records = [r.to_dict() for r in page.records]
+        next_cursor = page.cursor if page.cursor and len(records) >= limit else None
+        return records, next_cursor
+
+    async def list_records(
+        self,
+        collection: str,
+        *,
+        repo: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """List one page of records in a collection.
+
+        Returns:
+            ``(records, next_cursor)``: each record is an envelope dict
+            ``{"uri", "cid", "value"}``; ``next_cursor`` is ``None`` when there
+            are no more records.
+        """
+        validate_nsid(collection)
+        _check_limit(limit)
+        return await self._page(collection, repo, limit, cursor)
+
+    async def iter_records(
+        self, collection: str, *, repo: str | None = None, page_size: int = 100
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Yield every record envelope of a collection, following cursors."""
+        validate_nsid(collection)
+        _check_limit(page_size)
+        if repo is not None:
+            validate_at_identifier(repo)
+        cursor: str | None = None
+        while True:
+            records, cursor = await self._page(collection, repo, page_size, cursor)
+            for record in records:
+                yield record
+            if cursor is None:
+                return
+
+    async def _collect(self, collection: str, repo: str | None, limit: int) -> list[dict[str, Any]]:
+        _check_limit(limit, upper=None)
+        if repo is not None:
+            validate_at_identifier(repo)
+        out: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while len(out) < limit:
+            records, cursor = await self._page(
+                collection, repo, min(_PAGE_MAX, limit - len(out)), cursor
+            )
+            out.extend(records)
+            if cursor is None:
+                break
+        return out
+
+    async def list_schemas(self, repo: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """List ``<namespace>.sampleSchema`` records (envelopes), up to ``limit``."""
+        return await self._collect(f"{self.namespace}.sampleSchema", repo, limit)
+
+    async def list_datasets(
+        self, repo: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """List ``<namespace>.record`` (dataset) records (envelopes), up to ``limit``."""
+        return await self._collect(f"{self.namespace}.record", repo, limit)
+
+    async def list_lenses(self, repo: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """List ``<namespace>.lens`` records (envelopes), up to ``limit``."""
+        return await self._collect(f"{self.namespace}.lens", repo, limit)
+
+    # -- blobs ---------------------------------------------------------------
+
+    _blob_limits: dict[str, int | None] | None = None
+    """Each PDS's advertised ``blobUploadLimit``, once asked (``None``: not advertised)."""
+
+    async def _blob_upload_limit(self, pds_url: str) -> int | None:
+        """The PDS's upload limit from ``describeServer`` (cached); ``None`` if it names none."""
+        if self._blob_limits is None:
+            self._blob_limits = {}
+        if pds_url in self._blob_limits:
+            return self._blob_limits[pds_url]
+        try:
+            answer = await self._xrpc.query(pds_url, DESCRIBE_SERVER_NSID)
+        except XrpcError as exc:
+            if exc.status == 429 or (exc.status >= 500 and exc.status != 501):
+                return None  # a passing failure: ask again next time
+            answer = None  # the server does not describe itself
+        except (TransportError, InvalidResponseError) as exc:
+            log.debug("%s: %s; uploading without a known size limit", DESCRIBE_SERVER_NSID, exc)
+            return None
+        limit = blob_upload_limit(answer)
+        self._blob_limits[pds_url] = limit
+        return limit
+
+    async def upload_blob(
+        self,
+        data: Any,
+        mime_type: str = "application/octet-stream",
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Upload a blob to the PDS and return its ref, ready to embed in a record.
+
+        Memory stays bounded whatever the size: files are streamed with an exact
+        ``Content-Length`` and hashed as they are sent; a stream of unknown
+        length is first copied to a temporary file (see :mod:`atmosphere.blobsource`).
+        A resend (after a token refresh or a retryable failure) starts again
+        from the first byte; a non-seekable stream or iterator is never read
+        twice (the resend comes from the temporary copy).
+
+        Args:
+            data: ``bytes``, a path, a binary file object (read from its current
+                position to its end; not closed), or an iterable of byte chunks.
+            mime_type: the blob's MIME type (the PDS may store a sniffed one).
+            progress: ``progress(done_bytes, total_bytes)`` as bytes are sent;
+                never goes backwards, even across a resend, and ends with
+                ``(size, size)``.
+
+        Returns:
+            ``{"$type": "blob", "ref": {"$link": cid}, "mimeType": ..., "size": n}``.
+
+        Raises:
+            PayloadTooLargeError: the blob is over the PDS's limit. When the PDS
+                advertises one (``describeServer``'s ``blobUploadLimit``), the
+                upload is refused before sending (``.limit`` set); otherwise it
+                is the PDS's 413. ``.size`` is the blob's size (``None`` for a
+                stream refused part-way).
+            IntegrityError: the PDS's CID (or size) differs from the local one.
+        """
+        if not isinstance(mime_type, str) or "/" not in mime_type:
+            raise InvalidArgumentError(
+                f"mime_type must look like 'type/subtype', got {mime_type!r}"
+            )
+        state = self._session()
+        with open_blob_source(data) as source:  # checks the input; reads no stream yet
+            await source.aprepare(max_size=await self._blob_upload_limit(state.pds_url))
+            answer = await self._xrpc.procedure(
+                state.pds_url,
+                UPLOAD_BLOB_NSID,
+                # A factory: each resend gets a fresh iterator from the first byte.
+                content=lambda: source.achunks(progress),
+                content_type=mime_type,
+                body_size=source.size,
+                idempotent=True,  # content-addressed: a resend stores the same blob
+            )
+            return check_uploaded_blob(answer, source)
+
+    # unasync: async-only
+    async def upload_blobs(
+        self,
+        blobs: Iterable[Any],
+        mime_type: str = "application/octet-stream",
+        *,
+        max_concurrency: int = 4,
+    ) -> list[dict[str, Any]]:
+        """Upload many blobs at once, at most ``max_concurrency`` in flight.
+
+        Each item is what :meth:`upload_blob` accepts, or a ``(data, mime_type)``
+        pair. Returns the blob refs in input order. The first failure cancels
+        the uploads still running and is raised.
+        """
+        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
+            raise InvalidArgumentError("max_concurrency must be an int")
+        if max_concurrency < 1:
+            raise InvalidArgumentError(f"max_concurrency must be >= 1, got {max_concurrency}")
+        items = [b if isinstance(b, tuple) else (b, mime_type) for b in blobs]
+        self._session()
+        gate = asyncio.Semaphore(max_concurrency)
+
+        async def one(data: Any, mime: str) -> dict[str, Any]:
+            async with gate:
+                return await self.upload_blob(data, mime)
+
+        tasks = [asyncio.ensure_future(one(data, mime)) for data, mime in items]
+        try:
+            return list(await asyncio.gather(*tasks))
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+
+    # unasync: end
+
+    async def _blob_base(self, did: str) -> str:
+        validate_did(did)
+        if self._is_self(did):
+            return self._session().pds_url
+        return await self._resolver.resolve_pds(did)
+
+    async def get_blob_url(self, did: str, cid: str) -> str:
+        """The direct ``com.atproto.sync.getBlob`` URL of a blob on its PDS."""
+        parse_cid(cid)
+        base = await self._blob_base(did)
+        query = httpx.QueryParams(encode_params({"did": did, "cid": cid}))
+        return f"{xrpc_url(base, 'com.atproto.sync.getBlob')}?{query}"
+
+    @asynccontextmanager
+    async def _blob_response(self, did: str, cid: str) -> AsyncIterator[httpx.Response]:
+        parse_cid(cid)
+        base = await self._blob_base(did)
+        nsid = "com.atproto.sync.getBlob"
+        request = self._http.build_request(
+            "GET",
+            xrpc_url(base, nsid),
+            params=encode_params({"did": did, "cid": cid}),
+            # The exact stored bytes with their Content-Length (known total for
+            # progress), not a gzip stream the server compresses on the fly.
+            headers={"Accept-Encoding": "identity"},
+        )
+        response = await self._xrpc.send(request, nsid, auth=False, stream=True)
+        try:
+            yield response
+        finally:
+            await response.aclose()
+
+    @staticmethod
+    def _declared_size(response: httpx.Response) -> int | None:
+        declared = response.headers.get("content-length", "")
+        return int(declared) if declared.isdigit() else None
+
+    async def iter_blob(
+        self,
+        did: str,
+        cid: str,
+        *,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        progress: ProgressCallback | None = None,
+    ) -> AsyncIterator[bytes]:
+        """Stream a blob in chunks of up to ``chunk_size`` bytes, verified against its CID.
+
+        What is guaranteed: every chunk but the last is yielded as soon as the
+        next one has arrived, so before the whole blob is checked; the last is
+        yielded only after all bytes hashed to ``cid``, and on a mismatch
+        :class:`IntegrityError` is raised in its place. The chunks are
+        therefore verified only once the iterator ends normally: commit
+        nothing derived from them before that. ``progress(done, total)``
+        counts bytes received (``total`` from ``Content-Length``, else ``None``).
+        The request is sent on the first ``next()``.
+        """
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size <= 0:
+            raise InvalidArgumentError(f"chunk_size must be a positive int, got {chunk_size!r}")
+        async with self._blob_response(did, cid) as response:
+            total = self._declared_size(response)
+            with self._xrpc.wrap_errors("com.atproto.sync.getBlob"):
+                async for chunk in aiter_verified(
+                    response.aiter_bytes(chunk_size), cid, total=total, progress=progress
+                ):
+                    yield chunk
+
+    async def download_blob(
+        self,
+        did: str,
+        cid: str,
+        path: str | os.PathLike[str],
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> int:
+        """Download a blob to ``path``, verified, with bounded memory.
+
+        The bytes go to a temporary file in the same directory, are checked
+        against ``cid``, then renamed into place atomically (replacing any
+        file at ``path``). A failed or tampered download leaves no file
+        behind, and an existing file at ``path`` untouched. Returns the size
+        in bytes. ``progress(done, total)`` counts bytes received.
+
+        Raises:
+            IntegrityError: the bytes do not hash to ``cid``.
+            BlobNotFoundError: the PDS has no such (referenced) blob.
+        """
+        target = os.fspath(path)
+        if os.path.isdir(target):
+            raise InvalidArgumentError(f"{target!r} is a directory")
+        async with self._blob_response(did, cid) as response:
+            total = self._declared_size(response)
+            with self._xrpc.wrap_errors("com.atproto.sync.getBlob"):
+                return await awrite_verified(
+                    response.aiter_bytes(DEFAULT_CHUNK_SIZE),
+                    cid,
+                    target,
+                    total=total,
+                    progress=progress,
+                )
+
+    async def get_blob(self, did: str, cid: str) -> bytes:
+        """Download a blob from the PDS named in the DID's document, verified against its CID.
+
+        Raises:
+            IntegrityError: the bytes do not hash to ``cid``.
+            BlobNotFoundError: the PDS has no such (referenced) blob.
+        """
+        buffer = io.BytesIO()  # grows in place: no second copy when done
+        async for chunk in self.iter_blob(did, cid):
+            buffer.write(chunk)
+        return buffer.getvalue()

@@ -1,0 +1,422 @@
+"""The hand-written XRPC transport over an ``httpx.AsyncClient``.
+
+A query is ``GET /xrpc/<nsid>?params``; a procedure is ``POST /xrpc/<nsid>``
+with a JSON body or raw bytes/stream. Non-2xx answers become typed errors
+(:mod:`atmosphere.xrpc_errors`); httpx failures become :class:`TransportError`
+with the httpx exception chained. Failed calls are resent only as the pure
+rules of :mod:`atmosphere.retry` allow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random as _random
+import time
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+import httpx
+
+from .errors import (
+    AtmosphereError,
+    AuthenticationError,
+    ExpiredTokenError,
+    InvalidResponseError,
+    NetworkTimeoutError,
+    ResponseTooLargeError,
+    TransportError,
+    XrpcError,
+)
+from .retry import NO_RETRY, Failure, RetryDecision, RetryPolicy, classify_failure, decide
+from .xrpc_errors import RateLimitInfo, error_from_response, parse_rate_limit
+
+__all__ = ["AsyncXrpcClient", "Content", "encode_params", "xrpc_url"]
+
+log = logging.getLogger("atmosphere.xrpc")
+
+ParamValue = str | int | bool | None | Iterable[str | int | bool]
+Content = bytes | AsyncIterable[bytes] | Callable[[], AsyncIterable[bytes]]
+"""A raw procedure body: bytes, a one-shot iterable of chunks, or a factory of
+fresh iterables (resendable); see :meth:`AsyncXrpcClient.procedure`."""
+
+DEFAULT_MAX_JSON_BYTES = 32 * 1024 * 1024
+_MAX_ERROR_BODY = 64 * 1024
+
+
+def xrpc_url(base_url: str, nsid: str) -> str:
+    """``<base_url>/xrpc/<nsid>``."""
+    return f"{base_url.rstrip('/')}/xrpc/{nsid}"
+
+
+def _scalar(value: str | int | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+QueryPairs = list[tuple[str, str | int | float | bool | None]]
+
+
+def encode_params(params: Mapping[str, ParamValue] | None) -> QueryPairs:
+    """Query parameters as XRPC wants them: ``None`` dropped, arrays repeat the key."""
+    out: QueryPairs = []
+    for key, value in (params or {}).items():
+        if value is None:
+            continue
+        if isinstance(value, (str, int, bool)):
+            out.append((key, _scalar(value)))
+        else:
+            out.extend((key, _scalar(v)) for v in value)
+    return out
+
+
+async def _as_is(response: httpx.Response) -> httpx.Response:
+    """A ``finish`` step that hands the open response back to the caller."""
+    return response
+
+
+@contextmanager
+def _wrap_transport_errors(nsid: str) -> Iterator[None]:
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise NetworkTimeoutError(f"{nsid}: timed out ({type(exc).__name__})") from exc
+    except httpx.TransportError as exc:
+        raise TransportError(f"{nsid}: {type(exc).__name__}: {exc}") from exc
+    except httpx.TooManyRedirects as exc:
+        raise TransportError(f"{nsid}: too many redirects") from exc
+    except httpx.RequestError as exc:  # e.g. DecodingError: a body that does not decode
+        raise TransportError(f"{nsid}: {type(exc).__name__}: {exc}") from exc
+
+
+T = TypeVar("T")
+
+
+class AsyncXrpcClient:
+    """Send XRPC queries and procedures and decode their answers.
+
+    Failed calls are retried as :mod:`atmosphere.retry` decides: only when
+    resending is safe (see ``idempotent`` on :meth:`procedure`) and the body
+    can be sent again.
+
+    Args:
+        http: the ``httpx.Client`` to send through (not closed by this object).
+        auth: the auth flow used for calls with ``auth=True``.
+        max_json_bytes: the largest JSON body accepted from a server.
+        retry: the retry policy; ``None`` sends every call once
+            (``AtmosphereClient`` passes its own policy, retrying by default).
+        sleep: waits between attempts (injectable for tests).
+        clock: unix-time source, compared with rate-limit reset times.
+        random: source of jitter in ``[0, 1)``.
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        auth: httpx.Auth | None = None,
+        max_json_bytes: int = DEFAULT_MAX_JSON_BYTES,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.time,
+        random: Callable[[], float] = _random.random,
+    ) -> None:
+        self.http = http
+        self.auth = auth
+        self.max_json_bytes = max_json_bytes
+        self.retry = retry if retry is not None else NO_RETRY
+        self.sleep = sleep
+        self.clock = clock
+        self.random = random
+        self.rate_limit: RateLimitInfo | None = None
+        """The rate-limit state of the most recent response that carried one."""
+
+    @staticmethod
+    def wrap_errors(nsid: str) -> contextlib.AbstractContextManager[None]:
+        """Turn httpx errors raised inside the block into :class:`TransportError`."""
+        return _wrap_transport_errors(nsid)
+
+    async def query(
+        self,
+        base_url: str,
+        nsid: str,
+        params: Mapping[str, ParamValue] | None = None,
+        *,
+        auth: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Call a query (``GET``) and return its decoded JSON body.
+
+        Queries change nothing on the server, so they are always retried
+        (within the policy).
+        """
+        url = xrpc_url(base_url, nsid)
+        pairs = encode_params(params)
+        hdrs = {"Accept": "application/json", **(headers or {})}
+
+        def build() -> httpx.Request:
+            return self.http.build_request("GET", url, params=pairs, headers=hdrs)
+
+        return await self._retrying(
+            build, nsid, self._json_of(nsid), auth=auth, idempotent=True, replayable=True
+        )
+
+    async def procedure(
+        self,
+        base_url: str,
+        nsid: str,
+        data: Any = None,
+        *,
+        content: Content | None = None,
+        content_type: str | None = None,
+        params: Mapping[str, ParamValue] | None = None,
+        auth: bool = True,
+        headers: Mapping[str, str] | None = None,
+        body_size: int | None = None,
+        idempotent: bool = False,
+    ) -> Any:
+        """Call a procedure (``POST``) with a JSON ``data`` or raw ``content`` body.
+
+        Args:
+            data: a JSON-serialisable body.
+            content: a raw body, in one of three forms:
+
+                - ``bytes``: sent as is; can be resent.
+                - an iterable of ``bytes`` chunks (a generator, an open file):
+                  streamed once; never resent, so a failure reaches the caller.
+                - a zero-argument callable returning a *fresh* iterable of
+                  chunks each time it is called (e.g. ``lambda: source.chunks()``):
+                  streamed, and called again for each resend (after a retryable
+                  failure, or after a token refresh). Every call must yield the
+                  same bytes from the start.
+            content_type: the ``Content-Type`` of ``content``.
+            body_size: the length of ``content`` (sent as ``Content-Length``).
+            idempotent: whether sending the call twice has the same effect as
+                once (``putRecord``, ``deleteRecord``, ``createRecord`` with an
+                rkey, ``uploadBlob``). Non-idempotent calls (the default) are
+                resent only when the request cannot have reached the server
+                (a connect failure) or was refused unprocessed (``429``).
+
+        Returns the decoded JSON answer (``{}`` for an empty one).
+        """
+        url = xrpc_url(base_url, nsid)
+        pairs = encode_params(params)
+        hdrs = {"Accept": "application/json", **(headers or {})}
+        factory: Callable[[], AsyncIterable[bytes]] | None = None
+        body: bytes | AsyncIterable[bytes] | None = None
+        replayable = True
+        if content is not None:
+            if content_type:
+                hdrs["Content-Type"] = content_type
+            if body_size is not None:
+                hdrs["Content-Length"] = str(body_size)
+            if isinstance(content, (bytes, bytearray, memoryview)):
+                body = bytes(content)
+            elif callable(content):
+                factory = content
+            else:
+                body, replayable = content, False
+        elif data is not None:
+            hdrs["Content-Type"] = "application/json"
+            body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+        def build() -> httpx.Request:
+            payload = factory() if factory is not None else body
+            return self.http.build_request("POST", url, params=pairs, headers=hdrs, content=payload)
+
+        return await self._retrying(
+            build,
+            nsid,
+            self._json_of(nsid),
+            auth=auth,
+            idempotent=idempotent,
+            replayable=replayable,
+            body_size=body_size,
+            resend_after_refresh=factory is not None,
+        )
+
+    async def send(
+        self,
+        request: httpx.Request,
+        nsid: str,
+        *,
+        auth: bool,
+        body_size: int | None = None,
+        stream: bool = True,
+        idempotent: bool | None = None,
+    ) -> httpx.Response:
+        """Send a request; return the (open, streaming) response or raise its error.
+
+        The caller must close the returned response (``_json`` does). Failures
+        before the response arrives are retried like any call: ``idempotent``
+        defaults to true for ``GET``/``HEAD``; only a ``bytes`` body is resent.
+        Reading the body is the caller's business (and not retried here).
+        """
+        replayable = isinstance(request.stream, httpx.ByteStream)
+        if idempotent is None:
+            idempotent = request.method in ("GET", "HEAD")
+        return await self._retrying(
+            lambda: request,
+            nsid,
+            _as_is,
+            auth=auth,
+            idempotent=idempotent,
+            replayable=replayable,
+            body_size=body_size,
+            stream=stream,
+        )
+
+    # -- the retry loop --------------------------------------------------------
+
+    async def _retrying(
+        self,
+        build: Callable[[], httpx.Request],
+        nsid: str,
+        finish: Callable[[httpx.Response], Awaitable[T]],
+        *,
+        auth: bool,
+        idempotent: bool,
+        replayable: bool,
+        body_size: int | None = None,
+        stream: bool = True,
+        resend_after_refresh: bool = False,
+    ) -> T:
+        """Build, send and finish a request, resending it while the policy allows."""
+        attempt = 1
+        while True:
+            request = build()
+            try:
+                response = await self._send_once(
+                    request, nsid, auth=auth, body_size=body_size, stream=stream
+                )
+                return await finish(response)
+            except (TransportError, XrpcError) as exc:
+                if resend_after_refresh and auth and type(exc) is ExpiredTokenError:
+                    # The auth flow refreshed the session but does not resend a
+                    # streamed body itself; this one can be rebuilt: send it once more.
+                    resend_after_refresh = False
+                    log.debug("xrpc %s: resending the streamed body after a refresh", nsid)
+                    continue
+                decision = self._decide(exc, attempt, idempotent=idempotent, replayable=replayable)
+                if not decision.retry:
+                    raise
+                log.info(
+                    "xrpc %s: %s on attempt %d of %d; retrying in %.2fs",
+                    nsid,
+                    decision.reason,
+                    attempt,
+                    self.retry.max_attempts,
+                    decision.delay,
+                )
+                await self.sleep(decision.delay)
+            attempt += 1
+
+    def _decide(
+        self, exc: AtmosphereError, attempt: int, *, idempotent: bool, replayable: bool
+    ) -> RetryDecision:
+        now = self.clock()
+        status: int | None = None
+        info: RateLimitInfo | None = None
+        failure: Failure | None = None
+        if isinstance(exc, XrpcError):
+            if isinstance(exc, AuthenticationError):  # incl. a failed refreshSession
+                return RetryDecision(False, 0.0, "authentication failed")
+            status = exc.status
+            info = parse_rate_limit(exc.headers, now=datetime.fromtimestamp(now, timezone.utc))
+        else:
+            failure = classify_failure(exc.__cause__)
+        return decide(
+            self.retry,
+            attempt=attempt,
+            status=status,
+            failure=failure,
+            idempotent=idempotent,
+            replayable=replayable,
+            rate_limit=info,
+            now=now,
+            rand=self.random(),
+        )
+
+    async def _send_once(
+        self,
+        request: httpx.Request,
+        nsid: str,
+        *,
+        auth: bool,
+        body_size: int | None = None,
+        stream: bool = True,
+    ) -> httpx.Response:
+        log.debug("xrpc %s %s", request.method, nsid)
+        with _wrap_transport_errors(nsid):
+            response = await self.http.send(
+                request, auth=self.auth if auth else None, stream=stream
+            )
+        info = parse_rate_limit(response.headers)
+        if info is not None:
+            self.rate_limit = info
+        if response.is_success:
+            return response
+        try:
+            with _wrap_transport_errors(nsid):
+                body = await self._read_capped(response, _MAX_ERROR_BODY, nsid, truncate=True)
+        finally:
+            await response.aclose()
+        size = body_size
+        if size is None and request.headers.get("content-length", "").isdigit():
+            size = int(request.headers["content-length"])
+        error = error_from_response(
+            response.status_code, response.headers, body, nsid=nsid, body_size=size
+        )
+        log.debug("xrpc %s failed: %s %s", nsid, error.status, error.error)
+        raise error
+
+    def _json_of(self, nsid: str) -> Callable[[httpx.Response], Awaitable[Any]]:
+        return lambda response: self._json(response, nsid)
+
+    async def _read_capped(
+        self, response: httpx.Response, cap: int, nsid: str, *, truncate: bool = False
+    ) -> bytes:
+        if response.is_stream_consumed:
+            data = response.content
+            return data[:cap] if truncate else self._check_size(data, cap, nsid)
+        declared = response.headers.get("content-length", "")
+        if not truncate and declared.isdigit() and int(declared) > cap:
+            raise ResponseTooLargeError(f"{nsid}: response of {declared} bytes exceeds {cap}")
+        chunks: list[bytes] = []
+        total = 0
+        async for chunk in response.aiter_bytes():
+            total += len(chunk)
+            if total > cap:
+                if truncate:
+                    chunks.append(chunk[: cap - (total - len(chunk))])
+                    break
+                raise ResponseTooLargeError(f"{nsid}: response body exceeds {cap} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    @staticmethod
+    def _check_size(data: bytes, cap: int, nsid: str) -> bytes:
+        if len(data) > cap:
+            raise ResponseTooLargeError(f"{nsid}: response body exceeds {cap} bytes")
+        return data
+
+    async def _json(self, response: httpx.Response, nsid: str) -> Any:
+        try:
+            with _wrap_transport_errors(nsid):
+                body = await self._read_capped(response, self.max_json_bytes, nsid)
+        finally:
+            await response.aclose()
+        if not body.strip():
+            return {}
+        try:
+            return json.loads(body)
+        except (ValueError, RecursionError) as exc:  # RecursionError: absurd nesting
+            ctype = response.headers.get("content-type", "?")
+            raise InvalidResponseError(
+                f"{nsid}: answer is not JSON (status {response.status_code}, {ctype})"
+            ) from exc

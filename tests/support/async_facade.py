@@ -1,0 +1,63 @@
+"""Drive an async object through a sync-looking API, for running one suite on both clients.
+
+``SyncFacade(obj, loop)`` forwards attribute access to ``obj``; coroutine
+methods are run to completion on ``loop``, async-iterator methods are drained
+into a list iterator, and ``with`` closes the object with ``aclose()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+
+async def _drain(iterator: AsyncIterator[Any]) -> list[Any]:
+    return [item async for item in iterator]
+
+
+class SyncFacade:
+    """A synchronous view of an asyncio object (tests only)."""
+
+    def __init__(self, target: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self._target = target
+        self._loop = loop
+
+    @property
+    def target(self) -> Any:
+        """The wrapped async object."""
+        return self._target
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._target, name)
+        if inspect.iscoroutinefunction(attr):
+            return self._sync(attr)
+        if inspect.isasyncgenfunction(attr):
+
+            def drained(*args: Any, **kwargs: Any) -> Iterator[Any]:
+                return iter(self._loop.run_until_complete(_drain(attr(*args, **kwargs))))
+
+            return drained
+        if type(attr).__name__.startswith("Async") and not callable(attr):
+            return SyncFacade(attr, self._loop)  # e.g. client.resolver
+        return attr
+
+    def _sync(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return self._loop.run_until_complete(fn(*args, **kwargs))
+
+        return call
+
+    def __repr__(self) -> str:
+        return repr(self._target)
+
+    def __enter__(self) -> SyncFacade:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """``await target.aclose()``."""
+        self._loop.run_until_complete(self._target.aclose())

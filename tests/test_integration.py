@@ -690,3 +690,21 @@ def test_iter_blob_streams_verified_chunks(alice: AtmosphereClient) -> None:
         assert b"".join(chunks) == data
     finally:
         alice.delete_record(uri)
+
+
+def test_get_record_envelope_and_swap_record(alice: AtmosphereClient) -> None:
+    uri = alice.create_record(COLL, _record(v="first"))
+    try:
+        envelope = alice.get_record_envelope(uri)
+        assert envelope["uri"] == str(uri)
+        assert envelope["value"] == _record(v="first")
+        listed, _ = alice.list_records(COLL, limit=1)
+        assert listed[0]["cid"] == envelope["cid"]
+        # The envelope's CID is what a compare-and-swap on the record needs.
+        assert uri.rkey
+        alice.put_record(COLL, uri.rkey, _record(v="second"), swap_record=envelope["cid"])
+        with pytest.raises(InvalidSwapError):
+            alice.put_record(COLL, uri.rkey, _record(v="third"), swap_record=envelope["cid"])
+        assert alice.get_record(uri)["v"] == "second"
+    finally:
+        alice.delete_record(uri)

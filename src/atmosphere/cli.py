@@ -496,20 +496,9 @@ def _read_record(ctx: Context, source: str) -> dict[str, Any]:
 
 
 def _write_result(client: AtmosphereClient, uri: AtUri) -> dict[str, Any]:
-    """``{"uri", "cid"}`` of a record just written.
-
-    ``create_record``/``put_record`` return only the AT-URI, and the client has
-    no public call that answers a record's CID, so it is read back from the
-    collection's listing (newest keys first: a new TID record is on the first
-    page; a ``put`` to an old key may walk further). ``None`` if the record is
-    gone by then.
-    """
-    collection = uri.collection or ""
-    wanted = str(uri)
-    for envelope in client.iter_records(collection):
-        if envelope.get("uri") == wanted:
-            return {"uri": wanted, "cid": envelope.get("cid")}
-    return {"uri": wanted, "cid": None}
+    """``{"uri", "cid"}`` of a record just written (read back with getRecord)."""
+    envelope = client.get_record_envelope(uri)
+    return {"uri": str(uri), "cid": envelope.get("cid")}
 
 
 def _summary(value: Any, width: int = 100) -> str:

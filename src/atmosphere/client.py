@@ -42,7 +42,7 @@ from .errors import (
     TransportError,
     XrpcError,
 )
-from .models import ListRecordsPage, Session, WriteResult
+from .models import ListRecordsPage, Record, Session, WriteResult
 from .resolver import IdentityResolver
 from .retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from .session import (
@@ -525,6 +525,13 @@ class AtmosphereClient:
 
     def get_record(self, uri: str | AtUri) -> dict[str, Any]:
         """Fetch a record's value by AT-URI, from the PDS hosting that account."""
+        envelope = self.get_record_envelope(uri)
+        value: dict[str, Any] = envelope["value"]
+        return value
+
+    def get_record_envelope(self, uri: str | AtUri) -> dict[str, Any]:
+        """Fetch a record as an envelope ``{"uri", "cid", "value"}`` (the shape
+        ``list_records`` returns), e.g. to learn the CID for a swap or a strongRef."""
         parsed = self._record_uri(uri)
         repo, base, auth = self._locate(parsed.authority)
         answer = self._xrpc.query(
@@ -533,10 +540,12 @@ class AtmosphereClient:
             {"repo": repo, "collection": parsed.collection, "rkey": parsed.rkey},
             auth=auth,
         )
-        value = answer.get("value") if isinstance(answer, dict) else None
-        if not isinstance(value, dict):
-            raise InvalidResponseError("com.atproto.repo.getRecord: answer has no record value")
-        return value
+        try:
+            return Record.model_validate(answer).to_dict()
+        except ValueError as exc:
+            raise InvalidResponseError(
+                "com.atproto.repo.getRecord: answer has no record value"
+            ) from exc
 
     def _page(
         self, collection: str, repo: str | None, limit: int, cursor: str | None

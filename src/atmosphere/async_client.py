@@ -43,7 +43,7 @@ from .errors import (
     TransportError,
     XrpcError,
 )
-from .models import ListRecordsPage, Record, Session, WriteResult
+from .models import Session, WriteResult, record_envelope, record_page
 from .retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from .session import (
     DEFAULT_ENTRYWAY,
@@ -543,12 +543,10 @@ class AsyncAtmosphereClient:
             {"repo": repo, "collection": parsed.collection, "rkey": parsed.rkey},
             auth=auth,
         )
-        try:
-            return Record.model_validate(answer).to_dict()
-        except ValueError as exc:
-            raise InvalidResponseError(
-                "com.atproto.repo.getRecord: answer has no record value"
-            ) from exc
+        envelope = record_envelope(answer)
+        if envelope is None:
+            raise InvalidResponseError("com.atproto.repo.getRecord: answer has no record value")
+        return envelope
 
     async def _page(
         self, collection: str, repo: str | None, limit: int, cursor: str | None
@@ -564,12 +562,11 @@ class AsyncAtmosphereClient:
             {"repo": target, "collection": collection, "limit": limit, "cursor": cursor},
             auth=auth,
         )
-        try:
-            page = ListRecordsPage.model_validate(answer)
-        except ValueError as exc:
-            raise InvalidResponseError("com.atproto.repo.listRecords: malformed page") from exc
-        records = [r.to_dict() for r in page.records]
-        next_cursor = page.cursor if page.cursor and len(records) >= limit else None
+        page = record_page(answer)
+        if page is None:
+            raise InvalidResponseError("com.atproto.repo.listRecords: malformed page")
+        records, cursor = page
+        next_cursor = cursor if cursor and len(records) >= limit else None
         return records, next_cursor
 
     async def list_records(

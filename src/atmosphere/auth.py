@@ -24,13 +24,16 @@ Error bodies (400/401) are read only up to 64 KiB and refresh answers up to
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
+from typing import TYPE_CHECKING
 
 import httpx
+
+if TYPE_CHECKING:
+    import asyncio
 
 from .errors import SessionRefreshError
 from .models import Session
@@ -304,5 +307,7 @@ class SessionAuth(httpx.Auth):
     def _async_lock(self) -> asyncio.Lock:
         # Created on first use, inside the running event loop.
         if self._alock is None:
+            import asyncio  # only asyncio users pay for importing it
+
             self._alock = asyncio.Lock()
         return self._alock

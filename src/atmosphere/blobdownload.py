@@ -16,16 +16,17 @@ functions are loops around it.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from typing import IO
 
+from .blobsource import to_thread
 from .cid import CidHasher
 from .errors import IntegrityError
 
 __all__ = ["aiter_verified", "awrite_verified", "iter_verified", "write_verified"]
+
 
 Progress = Callable[[int, "int | None"], None]
 
@@ -165,6 +166,6 @@ async def awrite_verified(
     written = 0
     with _atomic_file(path) as out:
         async for chunk in aiter_verified(chunks, cid, total=total, progress=progress):
-            await asyncio.to_thread(out.write, chunk)
+            await to_thread(out.write, chunk)
             written += len(chunk)
     return written

@@ -36,13 +36,12 @@ live here too, so the sync and async clients share them.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import os
 import stat
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, TypeVar
 
 from .cid import CidHasher, compute_cid
 from .errors import IntegrityError, InvalidArgumentError, InvalidResponseError, PayloadTooLargeError
@@ -59,6 +58,17 @@ __all__ = [
     "check_uploaded_blob",
     "open_blob_source",
 ]
+
+
+T = TypeVar("T")
+
+
+async def to_thread(fn: Callable[..., T], /, *args: Any) -> T:
+    """``asyncio.to_thread``, importing asyncio only when an async caller needs it."""
+    import asyncio
+
+    return await asyncio.to_thread(fn, *args)
+
 
 DEFAULT_CHUNK_SIZE = 1 << 20
 UPLOAD_BLOB_NSID = "com.atproto.repo.uploadBlob"
@@ -139,7 +149,7 @@ class BlobSource:
 
     async def aprepare(self, max_size: int | None = None) -> BlobSource:
         """:meth:`prepare` for asyncio: spooling a stream runs in a worker thread."""
-        return await asyncio.to_thread(self.prepare, max_size)
+        return await to_thread(self.prepare, max_size)
 
     def _spool(self, stream: Iterator[Any], max_size: int | None) -> None:
         spool = tempfile.TemporaryFile()  # noqa: SIM115 - owned by this source
@@ -198,7 +208,7 @@ class BlobSource:
         """:meth:`chunks` for asyncio: each read runs in a worker thread."""
         chunks = self.chunks(progress)
         while True:
-            chunk = await asyncio.to_thread(next, chunks, None)
+            chunk = await to_thread(next, chunks, None)
             if chunk is None:
                 return
             yield chunk

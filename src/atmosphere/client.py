@@ -42,7 +42,7 @@ from .errors import (
     TransportError,
     XrpcError,
 )
-from .models import ListRecordsPage, Record, Session, WriteResult
+from .models import Session, WriteResult, record_envelope, record_page
 from .resolver import IdentityResolver
 from .retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from .session import (
@@ -540,12 +540,10 @@ class AtmosphereClient:
             {"repo": repo, "collection": parsed.collection, "rkey": parsed.rkey},
             auth=auth,
         )
-        try:
-            return Record.model_validate(answer).to_dict()
-        except ValueError as exc:
-            raise InvalidResponseError(
-                "com.atproto.repo.getRecord: answer has no record value"
-            ) from exc
+        envelope = record_envelope(answer)
+        if envelope is None:
+            raise InvalidResponseError("com.atproto.repo.getRecord: answer has no record value")
+        return envelope
 
     def _page(
         self, collection: str, repo: str | None, limit: int, cursor: str | None
@@ -561,12 +559,11 @@ class AtmosphereClient:
             {"repo": target, "collection": collection, "limit": limit, "cursor": cursor},
             auth=auth,
         )
-        try:
-            page = ListRecordsPage.model_validate(answer)
-        except ValueError as exc:
-            raise InvalidResponseError("com.atproto.repo.listRecords: malformed page") from exc
-        records = [r.to_dict() for r in page.records]
-        next_cursor = page.cursor if page.cursor and len(records) >= limit else None
+        page = record_page(answer)
+        if page is None:
+            raise InvalidResponseError("com.atproto.repo.listRecords: malformed page")
+        records, cursor = page
+        next_cursor = cursor if cursor and len(records) >= limit else None
         return records, next_cursor
 
     def list_records(

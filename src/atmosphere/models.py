@@ -21,6 +21,8 @@ __all__ = [
     "Session",
     "StrongRef",
     "WriteResult",
+    "record_envelope",
+    "record_page",
 ]
 
 
@@ -147,3 +149,36 @@ class DidDocument(_Wire):
                 endpoint = svc.service_endpoint
                 return endpoint if isinstance(endpoint, str) else None
         return None
+
+
+def record_envelope(data: Any) -> dict[str, Any] | None:
+    """A record answer as a plain envelope ``{"uri", "cid", "value"}``, or ``None``.
+
+    The hot-path twin of :class:`Record` for ``getRecord``/``listRecords``:
+    the same checks (a ``uri`` string, a ``value`` object, an optional ``cid``
+    string) without building a model per record, which dominated the client's
+    per-call overhead on 100-record pages.
+    """
+    if not isinstance(data, dict):
+        return None
+    uri, cid, value = data.get("uri"), data.get("cid"), data.get("value")
+    if not isinstance(uri, str) or not isinstance(value, dict):
+        return None
+    if cid is None:
+        return {"uri": uri, "value": value}
+    if not isinstance(cid, str):
+        return None
+    return {"uri": uri, "cid": cid, "value": value}
+
+
+def record_page(data: Any) -> tuple[list[dict[str, Any]], str | None] | None:
+    """A ``listRecords`` answer as ``(envelopes, cursor)``, or ``None`` if malformed."""
+    if not isinstance(data, dict):
+        return None
+    raw, cursor = data.get("records", []), data.get("cursor")
+    if not isinstance(raw, list) or not (cursor is None or isinstance(cursor, str)):
+        return None
+    envelopes = [record_envelope(item) for item in raw]
+    if any(e is None for e in envelopes):
+        return None
+    return [e for e in envelopes if e is not None], cursor

@@ -1,0 +1,101 @@
+"""Installed footprint: what ``pip install`` of each client leaves on disk.
+
+For each candidate a brand-new venv (``--without-pip``, so pip itself is not
+counted) gets one ``pip install``: the project's wheel, ``atproto==0.0.73``,
+or ``httpx pydantic dnspython`` (the floor). Reported, minus an empty venv of
+the same Python: bytes on disk (allocated blocks, as ``du`` counts them) and
+apparent size, file count (bytecode pip compiles at install included), and the
+number of distributions installed. Shared packages are pinned to the same
+versions in all three (``.bench/constraints.txt``). The result is
+deterministic, so it is measured once.
+
+    python benchmarks/bench_footprint.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import log, save_result
+from envs import (
+    CONSTRAINTS,
+    FLOOR_SPEC,
+    SDK_SPEC,
+    build_wheel,
+    ensure_envs,
+    freeze,
+    make_venv,
+    pip_install,
+)
+
+
+def tree_stats(root: Path) -> dict[str, int]:
+    """Files, apparent bytes and allocated bytes under ``root`` (symlinks not followed)."""
+    files = 0
+    apparent = 0
+    allocated = 0
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for name in filenames:
+            st = os.lstat(os.path.join(dirpath, name))
+            files += 1
+            apparent += st.st_size
+            allocated += st.st_blocks * 512
+    return {"files": files, "apparent_bytes": apparent, "disk_bytes": allocated}
+
+
+def measure(
+    label: str, install_args: list[str], workdir: Path, base: dict[str, int]
+) -> dict[str, Any]:
+    """Install into a fresh venv and measure it against the empty-venv baseline."""
+    log(f"footprint: installing {label} into a fresh venv ...")
+    venv = workdir / label
+    python = make_venv(venv)
+    pip_install(python, install_args, f"footprint install of {label}")
+    stats = tree_stats(venv)
+    dists = freeze(python)
+    return {
+        "install": " ".join(Path(a).name if a.endswith(".whl") else a for a in install_args),
+        "files": stats["files"] - base["files"],
+        "disk_mib": (stats["disk_bytes"] - base["disk_bytes"]) / 2**20,
+        "apparent_mib": (stats["apparent_bytes"] - base["apparent_bytes"]) / 2**20,
+        "distributions": len(dists),
+        "distribution_names": sorted(dists),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure, then save ``.bench/results/footprint.json``."""
+    argparse.ArgumentParser(description=__doc__.split("\n")[0]).parse_args(argv)
+    ensure_envs(("atmosphere",))  # writes the shared constraints
+    wheel = build_wheel()
+    pins = ["-c", str(CONSTRAINTS)]
+    workdir = Path(tempfile.mkdtemp(prefix="atmosphere-footprint-"))
+    try:
+        make_venv(workdir / "empty")
+        base = tree_stats(workdir / "empty")
+        cases = {
+            "atmosphere": measure("atmosphere", [*pins, str(wheel)], workdir, base),
+            "sdk": measure("sdk", [*pins, SDK_SPEC], workdir, base),
+            "floor": measure("floor", [*pins, *FLOOR_SPEC], workdir, base),
+        }
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    save_result("footprint", {"baseline": base, "cases": cases})
+    for name, row in cases.items():
+        log(
+            f"  {name:12s} {row['disk_mib']:7.1f} MiB on disk  {row['files']:6d} files"
+            f"  {row['distributions']:3d} distributions"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

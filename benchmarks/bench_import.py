@@ -73,7 +73,7 @@ def stage(name, stmt):
     stages.append((name, time.perf_counter() - t0, sorted(set(sys.modules) - before)))
 stage("floor", "import httpx, pydantic, dns.resolver")
 stage("pydantic models", "from pydantic import BaseModel, ConfigDict, Field")
-stage("atmosphere.models", "import atmosphere.models")
+stage("atmosphere._models", "import atmosphere._models")
 stage("rest of atmosphere", "from atmosphere import AtmosphereClient")
 import json
 out = {name: secs for name, secs, _ in stages}

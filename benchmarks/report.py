@@ -253,7 +253,7 @@ class Report:
             statements = {
                 "floor": "import httpx, pydantic, dns.resolver",
                 "pydantic models": "from pydantic import BaseModel, ConfigDict, Field",
-                "atmosphere.models": "import atmosphere.models",
+                "atmosphere._models": "import atmosphere._models",
                 "rest of atmosphere": "from atmosphere import AtmosphereClient",
             }
             for name, ms in stages.items():

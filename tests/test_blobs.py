@@ -30,16 +30,16 @@ from atmosphere import (
     PayloadTooLargeError,
     compute_cid,
 )
-from atmosphere.blobdownload import iter_verified, write_verified
-from atmosphere.blobsource import (
+from atmosphere._sync.blobs import iter_verified, write_verified
+from atmosphere._blobsource import (
     BlobSource,
     blob_upload_limit,
     check_uploaded_blob,
     open_blob_source,
 )
-from atmosphere.cid import cid_of_file
-from atmosphere.client import DEFAULT_TIMEOUT
-from atmosphere.retry import RetryPolicy
+from atmosphere._cid import cid_of_file
+from atmosphere._defaults import DEFAULT_TIMEOUT
+from atmosphere._retry import RetryPolicy
 from tests.support.fake_pds import FakePds, blob_cid
 
 PDS_URL = "https://pds.test"

@@ -28,8 +28,8 @@ from atmosphere import (
     TransportError,
     compute_cid,
 )
-from atmosphere.cid import cid_of_file
-from atmosphere.retry import RetryPolicy
+from atmosphere._cid import cid_of_file
+from atmosphere._retry import RetryPolicy
 
 pytestmark = pytest.mark.pds
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from atmosphere.cid import (
+from atmosphere._cid import (
     CIDV1,
     DAG_CBOR_CODEC,
     RAW_CODEC,
@@ -23,7 +23,7 @@ from atmosphere.cid import (
     parse_cid,
 )
 from atmosphere.errors import InvalidArgumentError, InvalidIdentifierError
-from atmosphere.syntax import is_valid_cid
+from atmosphere._syntax import is_valid_cid
 
 # Published elsewhere (IPFS tooling, other atproto/IPFS test suites): raw-codec
 # sha2-256 CIDv1 of the empty byte string and of b"hello world".

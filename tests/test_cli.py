@@ -37,7 +37,7 @@ from atmosphere import (
     TransportError,
     compute_cid,
 )
-from atmosphere.cli import (
+from atmosphere._cli import (
     EXIT_AUTH,
     EXIT_ERROR,
     EXIT_NETWORK,
@@ -50,7 +50,7 @@ from atmosphere.cli import (
     main,
     save_session,
 )
-from atmosphere.cli_progress import ProgressBar, format_bytes, format_duration, render_progress
+from atmosphere._cli.progress import ProgressBar, format_bytes, format_duration, render_progress
 
 NS = "ac.foundation.dataset"
 TEST_COLLECTION = "com.example.atmosphere.cliTest"
@@ -329,7 +329,7 @@ def test_env_var_settings_are_used(tmp_path: Path) -> None:
 
 def test_console_script_is_declared() -> None:
     scripts = entry_points(group="console_scripts", name="atmosphere")
-    assert [ep.value for ep in scripts] == ["atmosphere.cli:main"]
+    assert [ep.value for ep in scripts] == ["atmosphere._cli:main"]
 
 
 def test_default_session_file_follows_xdg(tmp_path: Path) -> None:

@@ -14,10 +14,9 @@ from atmosphere.errors import (
     HandleResolutionError,
     InvalidIdentifierError,
 )
-from atmosphere.identity import (
+from atmosphere._identity import (
     HANDLE_INVALID,
     Identity,
-    TtlCache,
     check_pds_endpoint,
     check_resolvable_handle,
     claimed_handle,
@@ -31,8 +30,9 @@ from atmosphere.identity import (
     well_known_redirect,
     well_known_url,
 )
-from atmosphere.models import DidDocument
-from atmosphere.syntax import RESERVED_TLDS
+from atmosphere._cache import TtlCache
+from atmosphere._models import DidDocument
+from atmosphere._syntax import RESERVED_TLDS
 
 ALICE = "did:plc:alice234alice234alice234"
 BOB = "did:plc:bob234bob234bob234bob234"

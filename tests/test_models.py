@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from atmosphere.models import BlobRef, DidDocument, Session, record_envelope, record_page
+from atmosphere._blobsource import parse_blob_ref
+from atmosphere._models import DidDocument, Session, record_envelope, record_page
 
 URI = "at://did:plc:abcdefghijklmnopqrstuvwx/com.example.x/3k"
 CID = "bafyreib2rxk3rh6kzwq"
@@ -29,9 +30,25 @@ def test_session_tolerates_new_fields_and_hides_tokens() -> None:
 
 def test_blob_ref_round_trip() -> None:
     wire = {"$type": "blob", "ref": {"$link": "bafkreiabc"}, "mimeType": "image/png", "size": 3}
-    ref = BlobRef.model_validate(wire)
-    assert ref.cid == "bafkreiabc"
-    assert ref.to_dict() == wire
+    ref = parse_blob_ref(wire)
+    assert ref == wire
+    assert ref is not None and ref["ref"]["$link"] == "bafkreiabc"
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [
+        None,
+        [],
+        {"ref": {"$link": "bafkreiabc"}, "mimeType": "image/png"},
+        {"ref": {"$link": 5}, "mimeType": "image/png", "size": 3},
+        {"ref": "bafkreiabc", "mimeType": "image/png", "size": 3},
+        {"ref": {"$link": "bafkreiabc"}, "mimeType": "image/png", "size": True},
+        {"$type": "other", "ref": {"$link": "bafkreiabc"}, "mimeType": "x/y", "size": 3},
+    ],
+)
+def test_malformed_blob_refs_are_refused(wire: object) -> None:
+    assert parse_blob_ref(wire) is None
 
 
 def test_did_document_pds_and_handle() -> None:

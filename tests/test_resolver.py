@@ -16,16 +16,16 @@ import dns.resolver
 import httpx
 import pytest
 
-from atmosphere.async_resolver import AsyncIdentityResolver
+from atmosphere._async.resolver import AsyncIdentityResolver
 from atmosphere.errors import (
     DidResolutionError,
     HandleResolutionError,
     InvalidIdentifierError,
     ResolutionError,
 )
-from atmosphere.identity import HANDLE_INVALID
-from atmosphere.resolver import MAX_WELL_KNOWN_REDIRECTS, IdentityResolver
-from atmosphere.syntax import RESERVED_TLDS
+from atmosphere._identity import HANDLE_INVALID
+from atmosphere._sync.resolver import MAX_WELL_KNOWN_REDIRECTS, IdentityResolver
+from atmosphere._syntax import RESERVED_TLDS
 from tests.support.dns_server import DnsServer
 
 ALICE = "did:plc:alice234alice234alice234"

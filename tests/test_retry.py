@@ -9,7 +9,7 @@ import pytest
 
 from atmosphere import RateLimitInfo, RetryPolicy
 from atmosphere.errors import InvalidArgumentError
-from atmosphere.retry import (
+from atmosphere._retry import (
     DEFAULT_RETRY_POLICY,
     NO_RETRY,
     Failure,

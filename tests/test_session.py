@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from atmosphere.errors import InvalidSessionError, NotAuthenticatedError
-from atmosphere.models import Session
-from atmosphere.session import (
+from atmosphere._models import Session
+from atmosphere._session import (
     DEFAULT_ENTRYWAY,
     SessionState,
     SessionStore,

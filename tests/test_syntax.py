@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from atmosphere import syntax
+from atmosphere import _syntax as syntax
 from atmosphere.errors import InvalidIdentifierError
-from atmosphere.syntax import (
+from atmosphere._syntax import (
     RESERVED_TLDS,
     AtUri,
     generate_tid,

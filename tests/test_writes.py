@@ -6,8 +6,8 @@ import pytest
 
 from atmosphere import AtUri, Create, Delete, InvalidArgumentError, Update
 from atmosphere.errors import InvalidIdentifierError, InvalidRecordError, InvalidResponseError
-from atmosphere.syntax import is_valid_tid
-from atmosphere.writes import (
+from atmosphere._syntax import is_valid_tid
+from atmosphere._writes import (
     MAX_WRITES_PER_BATCH,
     batch_writes,
     build_apply_writes,

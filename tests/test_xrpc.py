@@ -20,7 +20,8 @@ from atmosphere.errors import (
     TransportError,
     XrpcError,
 )
-from atmosphere.xrpc import XrpcClient, encode_params, xrpc_url
+from atmosphere._sync.xrpc import XrpcClient
+from atmosphere._wire import encode_params, xrpc_url
 
 BASE = "https://pds.test"
 Handler = Callable[[httpx.Request], httpx.Response]

@@ -22,7 +22,8 @@ from atmosphere.errors import (
     ServerError,
     XrpcError,
 )
-from atmosphere.xrpc_errors import error_from_response, error_name, parse_rate_limit
+from atmosphere._ratelimit import parse_rate_limit
+from atmosphere._xrpc_errors import error_from_response, error_name
 
 NSID = "com.atproto.repo.getRecord"
 

@@ -16,10 +16,26 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .async_client import AsyncAtmosphereClient
-    from .async_resolver import AsyncIdentityResolver
-    from .cid import compute_cid, parse_cid
-    from .client import AtmosphereClient
+    from ._async.atdata import AsyncAtmosphereClient
+    from ._async.resolver import AsyncIdentityResolver
+    from ._cid import compute_cid, parse_cid
+    from ._identity import Identity
+    from ._models import DidDocument, Session
+    from ._ratelimit import RateLimitInfo
+    from ._retry import RetryPolicy
+    from ._sync.atdata import AtmosphereClient
+    from ._sync.resolver import IdentityResolver
+    from ._syntax import AtUri
+    from ._types import (
+        BlobRef,
+        Record,
+        StrongRef,
+    )
+    from ._writes import (
+        Create,
+        Delete,
+        Update,
+    )
     from .errors import (
         AtmosphereError,
         AuthenticationError,
@@ -48,13 +64,6 @@ if TYPE_CHECKING:
         TransportError,
         XrpcError,
     )
-    from .identity import Identity
-    from .models import BlobRef, DidDocument, Record, Session, StrongRef
-    from .resolver import IdentityResolver
-    from .retry import RetryPolicy
-    from .syntax import AtUri
-    from .writes import Create, Delete, Update
-    from .xrpc_errors import RateLimitInfo
 
 __version__ = "0.1.0"
 
@@ -106,51 +115,54 @@ __all__ = [
     "parse_cid",
 ]
 
+# Where each public name lives: its module is imported on first use (PEP 562),
+# so ``import atmosphere`` stays cheap. tests/unit/test_public_api.py checks that
+# this table, ``__all__`` and the TYPE_CHECKING imports above agree.
 _LAZY: dict[str, str] = {
-    "AsyncAtmosphereClient": "async_client",
-    "AsyncIdentityResolver": "async_resolver",
-    "AtUri": "syntax",
-    "Create": "writes",
-    "Delete": "writes",
-    "Update": "writes",
-    "AtmosphereClient": "client",
-    "AtmosphereError": "errors",
-    "AuthenticationError": "errors",
-    "BlobNotFoundError": "errors",
-    "BlobRef": "models",
-    "DidDocument": "models",
-    "DidResolutionError": "errors",
-    "ExpiredTokenError": "errors",
-    "HandleResolutionError": "errors",
-    "Identity": "identity",
-    "IdentityResolver": "resolver",
-    "IntegrityError": "errors",
-    "InvalidArgumentError": "errors",
-    "InvalidIdentifierError": "errors",
-    "InvalidRecordError": "errors",
-    "InvalidResponseError": "errors",
-    "InvalidSessionError": "errors",
-    "InvalidSwapError": "errors",
-    "InvalidTokenError": "errors",
-    "NetworkTimeoutError": "errors",
-    "NotAuthenticatedError": "errors",
-    "PartialWriteError": "errors",
-    "PayloadTooLargeError": "errors",
-    "RateLimitError": "errors",
-    "RateLimitInfo": "xrpc_errors",
-    "RetryPolicy": "retry",
-    "Record": "models",
-    "RecordNotFoundError": "errors",
-    "ResolutionError": "errors",
-    "ResponseTooLargeError": "errors",
-    "ServerError": "errors",
-    "Session": "models",
-    "SessionRefreshError": "errors",
-    "StrongRef": "models",
-    "TransportError": "errors",
-    "XrpcError": "errors",
-    "compute_cid": "cid",
-    "parse_cid": "cid",
+    "AsyncAtmosphereClient": "._async.atdata",
+    "AsyncIdentityResolver": "._async.resolver",
+    "compute_cid": "._cid",
+    "parse_cid": "._cid",
+    "Identity": "._identity",
+    "DidDocument": "._models",
+    "Session": "._models",
+    "RateLimitInfo": "._ratelimit",
+    "RetryPolicy": "._retry",
+    "AtmosphereClient": "._sync.atdata",
+    "IdentityResolver": "._sync.resolver",
+    "AtUri": "._syntax",
+    "BlobRef": "._types",
+    "Record": "._types",
+    "StrongRef": "._types",
+    "Create": "._writes",
+    "Delete": "._writes",
+    "Update": "._writes",
+    "AtmosphereError": ".errors",
+    "AuthenticationError": ".errors",
+    "BlobNotFoundError": ".errors",
+    "DidResolutionError": ".errors",
+    "ExpiredTokenError": ".errors",
+    "HandleResolutionError": ".errors",
+    "IntegrityError": ".errors",
+    "InvalidArgumentError": ".errors",
+    "InvalidIdentifierError": ".errors",
+    "InvalidRecordError": ".errors",
+    "InvalidResponseError": ".errors",
+    "InvalidSessionError": ".errors",
+    "InvalidSwapError": ".errors",
+    "InvalidTokenError": ".errors",
+    "NetworkTimeoutError": ".errors",
+    "NotAuthenticatedError": ".errors",
+    "PartialWriteError": ".errors",
+    "PayloadTooLargeError": ".errors",
+    "RateLimitError": ".errors",
+    "RecordNotFoundError": ".errors",
+    "ResolutionError": ".errors",
+    "ResponseTooLargeError": ".errors",
+    "ServerError": ".errors",
+    "SessionRefreshError": ".errors",
+    "TransportError": ".errors",
+    "XrpcError": ".errors",
 }
 
 
@@ -159,7 +171,7 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'atmosphere' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    value = getattr(importlib.import_module(module, __name__), name)
     globals()[name] = value
     return value
 

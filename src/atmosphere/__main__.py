@@ -1,8 +1,8 @@
-"""``python -m atmosphere``: the command line (see :mod:`atmosphere.cli`)."""
+"""``python -m atmosphere``: the command line (see :mod:`atmosphere._cli`)."""
 
 from __future__ import annotations
 
-from .cli import main
+from ._cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

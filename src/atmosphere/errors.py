@@ -40,7 +40,7 @@ Messages never contain passwords or JWTs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 __all__ = [
@@ -114,10 +114,12 @@ class ResolutionError(AtmosphereError, ValueError):
 
     Attributes:
         identifier: the handle or DID that failed to resolve.
+        reason: why, without the identifier (e.g. ``"DID not found"``).
     """
 
     def __init__(self, identifier: str, message: str) -> None:
         self.identifier = identifier
+        self.reason = message
         super().__init__(f"{identifier}: {message}")
 
 
@@ -310,9 +312,9 @@ class RateLimitError(XrpcError):
     @property
     def retry_after(self) -> float | None:
         """Seconds from now until the reset, or ``None`` when unknown."""
-        if self.reset_at is None:
-            return None
-        return max(0.0, (self.reset_at - datetime.now(timezone.utc)).total_seconds())
+        from ._ratelimit import seconds_until
+
+        return seconds_until(self.reset_at)
 
     def _describe(self) -> str:
         base = super()._describe()

@@ -52,11 +52,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TextIO
 
-from . import __version__
-from .cid import parse_cid
-from .cli_progress import ProgressBar
-from .client import AtmosphereClient
-from .errors import (
+from .. import __version__
+from .._cid import parse_cid
+from .._identity import (
+    HANDLE_INVALID,
+    claimed_handle,
+    did_document_url,
+    dns_txt_name,
+    well_known_url,
+)
+from .._sync.atdata import AtmosphereClient
+from .._sync.resolver import IdentityResolver
+from .._syntax import AtUri, is_valid_did, is_valid_handle, validate_nsid, validate_record_key
+from .._types import Record, StrongRef
+from ..errors import (
     AtmosphereError,
     AuthenticationError,
     BlobNotFoundError,
@@ -68,15 +77,7 @@ from .errors import (
     ResolutionError,
     TransportError,
 )
-from .identity import (
-    HANDLE_INVALID,
-    claimed_handle,
-    did_document_url,
-    dns_txt_name,
-    well_known_url,
-)
-from .resolver import IdentityResolver
-from .syntax import AtUri, is_valid_did, is_valid_handle, validate_nsid, validate_record_key
+from .progress import ProgressBar
 
 __all__ = [
     "EXIT_AUTH",
@@ -495,18 +496,12 @@ def _read_record(ctx: Context, source: str) -> dict[str, Any]:
     return record
 
 
-def _write_result(client: AtmosphereClient, uri: AtUri) -> dict[str, Any]:
-    """``{"uri", "cid"}`` of a record just written (read back with getRecord)."""
-    envelope = client.get_record_envelope(uri)
-    return {"uri": str(uri), "cid": envelope.get("cid")}
-
-
 def _summary(value: Any, width: int = 100) -> str:
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def _emit_records(ctx: Context, records: Iterable[dict[str, Any]], *, array: bool) -> None:
+def _emit_records(ctx: Context, records: Iterable[Record], *, array: bool) -> None:
     if array:
         ctx.emit_json(list(records))
         return
@@ -606,7 +601,10 @@ def describe_identity(resolver: IdentityResolver, identifier: str) -> dict[str, 
         try:
             other = resolver.resolve_handle(claimed)
         except HandleResolutionError as exc:
-            handle_how = f"not verified: the DID document claims {claimed}, which {_reason(exc)}"
+            handle_how = (
+                f"not verified: the DID document claims {claimed},"
+                f" which does not resolve ({exc.reason})"
+            )
         else:
             handle_how = (
                 f"not verified: the DID document claims {claimed}, which resolves to {other}"
@@ -623,11 +621,6 @@ def describe_identity(resolver: IdentityResolver, identifier: str) -> dict[str, 
             "pds": f"service #atproto_pds of the DID document fetched from {doc_url}",
         },
     }
-
-
-def _reason(exc: HandleResolutionError) -> str:
-    detail = str(exc).removeprefix(f"{exc.identifier}: ")
-    return f"does not resolve ({detail})"
 
 
 def cmd_resolve(ctx: Context) -> int:
@@ -648,7 +641,7 @@ def cmd_ls(ctx: Context) -> int:
     limit: int | None = args.limit
     page_size = min(100, limit) if limit is not None else 100
     with ctx.session(required=args.repo is None) as client:
-        records: Iterator[dict[str, Any]] = client.iter_records(
+        records: Iterator[Record] = client.iter_records(
             args.collection, repo=args.repo, page_size=page_size
         )
         if limit is not None:
@@ -677,19 +670,21 @@ def cmd_get(ctx: Context) -> int:
     return EXIT_OK
 
 
-def _report_write(ctx: Context, client: AtmosphereClient, uri: AtUri) -> None:
+def _report_write(ctx: Context, ref: StrongRef) -> None:
     if ctx.json:
-        ctx.emit_json(_write_result(client, uri))
+        ctx.emit_json({"uri": ref["uri"], "cid": ref["cid"]})
     else:
-        ctx.say(str(uri))
+        ctx.say(ref["uri"])
 
 
 def cmd_create(ctx: Context) -> int:
     args = ctx.args
     record = _read_record(ctx, args.file)
     with ctx.session() as client:
-        uri = client.create_record(args.collection, record, rkey=args.rkey, validate=args.validate)
-        _report_write(ctx, client, uri)
+        ref = client.create_record_ref(
+            args.collection, record, rkey=args.rkey, validate=args.validate
+        )
+    _report_write(ctx, ref)
     return EXIT_OK
 
 
@@ -697,8 +692,8 @@ def cmd_put(ctx: Context) -> int:
     args = ctx.args
     record = _read_record(ctx, args.file)
     with ctx.session() as client:
-        uri = client.put_record(args.collection, args.rkey, record, validate=args.validate)
-        _report_write(ctx, client, uri)
+        ref = client.put_record_ref(args.collection, args.rkey, record, validate=args.validate)
+    _report_write(ctx, ref)
     return EXIT_OK
 
 

@@ -40,39 +40,27 @@ import itertools
 import os
 import stat
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from typing import IO, Any, BinaryIO, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, Any, BinaryIO
 
-from .cid import CidHasher, compute_cid
+from ._cid import CidHasher, compute_cid
+from ._nsid import UPLOAD_BLOB
+from ._types import BlobRef
 from .errors import IntegrityError, InvalidArgumentError, InvalidResponseError, PayloadTooLargeError
-from .models import BlobRef
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
-    "DESCRIBE_SERVER_NSID",
-    "UPLOAD_BLOB_NSID",
     "BlobSource",
     "ProgressCallback",
     "blob_too_large",
     "blob_upload_limit",
     "check_uploaded_blob",
     "open_blob_source",
+    "parse_blob_ref",
 ]
 
 
-T = TypeVar("T")
-
-
-async def to_thread(fn: Callable[..., T], /, *args: Any) -> T:
-    """``asyncio.to_thread``, importing asyncio only when an async caller needs it."""
-    import asyncio
-
-    return await asyncio.to_thread(fn, *args)
-
-
 DEFAULT_CHUNK_SIZE = 1 << 20
-UPLOAD_BLOB_NSID = "com.atproto.repo.uploadBlob"
-DESCRIBE_SERVER_NSID = "com.atproto.server.describeServer"
 
 ProgressCallback = Callable[[int, "int | None"], None]
 """``progress(done_bytes, total_bytes_or_None)``."""
@@ -147,10 +135,6 @@ class BlobSource:
             raise blob_too_large(self._size, max_size)
         return self
 
-    async def aprepare(self, max_size: int | None = None) -> BlobSource:
-        """:meth:`prepare` for asyncio: spooling a stream runs in a worker thread."""
-        return await to_thread(self.prepare, max_size)
-
     def _spool(self, stream: Iterator[Any], max_size: int | None) -> None:
         spool = tempfile.TemporaryFile()  # noqa: SIM115 - owned by this source
         hasher = CidHasher()
@@ -204,15 +188,6 @@ class BlobSource:
             self._report(progress, size - remaining)
         self._report(progress, size)
 
-    async def achunks(self, progress: ProgressCallback | None = None) -> AsyncIterator[bytes]:
-        """:meth:`chunks` for asyncio: each read runs in a worker thread."""
-        chunks = self.chunks(progress)
-        while True:
-            chunk = await to_thread(next, chunks, None)
-            if chunk is None:
-                return
-            yield chunk
-
     def close(self) -> None:
         """Close the file this source opened (an injected file object stays open)."""
         if self._owns_file and self._file is not None:
@@ -240,7 +215,7 @@ def blob_too_large(size: int | None, limit: int) -> PayloadTooLargeError:
         413,
         "PayloadTooLarge",
         f"{what} is over the PDS's upload limit; refused before sending",
-        nsid=UPLOAD_BLOB_NSID,
+        nsid=UPLOAD_BLOB,
         size=size,
         limit=limit,
     )
@@ -254,29 +229,46 @@ def blob_upload_limit(describe_server: Any) -> int | None:
     return None
 
 
-def check_uploaded_blob(answer: Any, source: BlobSource) -> dict[str, Any]:
+def check_uploaded_blob(answer: Any, source: BlobSource) -> BlobRef:
     """The blob ref of an ``uploadBlob`` answer, checked against what was sent.
 
     Raises:
         InvalidResponseError: the answer holds no blob ref.
         IntegrityError: the server's CID or size differs from the local one.
     """
-    blob = answer.get("blob") if isinstance(answer, dict) else None
-    try:
-        ref = BlobRef.model_validate(blob)
-    except ValueError as exc:
-        raise InvalidResponseError(f"{UPLOAD_BLOB_NSID}: no blob ref") from exc
+    ref = parse_blob_ref(answer.get("blob") if isinstance(answer, dict) else None)
+    if ref is None:
+        raise InvalidResponseError(f"{UPLOAD_BLOB}: no blob ref")
+    cid, size = ref["ref"]["$link"], ref["size"]
     try:
         local = source.cid
     except RuntimeError as exc:
         raise InvalidResponseError(
-            f"{UPLOAD_BLOB_NSID}: answered before the whole blob was sent"
+            f"{UPLOAD_BLOB}: answered before the whole blob was sent"
         ) from exc
-    if ref.cid != local:
-        raise IntegrityError(local, ref.cid, f"PDS stored the blob as {ref.cid}, local CID {local}")
-    if ref.size != source.size:
-        raise IntegrityError(local, ref.cid, f"PDS stored {ref.size} bytes, sent {source.size}")
-    return ref.to_dict()
+    if cid != local:
+        raise IntegrityError(local, cid, f"PDS stored the blob as {cid}, local CID {local}")
+    if size != source.size:
+        raise IntegrityError(local, cid, f"PDS stored {size} bytes, sent {source.size}")
+    return ref
+
+
+def parse_blob_ref(blob: Any) -> BlobRef | None:
+    """A blob ref as the wire has it, checked field by field (``None`` if malformed)."""
+    if not isinstance(blob, dict):
+        return None
+    link = blob.get("ref")
+    cid = link.get("$link") if isinstance(link, dict) else None
+    mime, size = blob.get("mimeType"), blob.get("size")
+    if (
+        blob.get("$type", "blob") != "blob"
+        or not isinstance(cid, str)
+        or not isinstance(mime, str)
+        or isinstance(size, bool)
+        or not isinstance(size, int)
+    ):
+        return None
+    return {"$type": "blob", "ref": {"$link": cid}, "mimeType": mime, "size": size}
 
 
 def _seekable(obj: Any) -> bool:

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from ._ratelimit import RateLimitInfo, seconds_until
 from .errors import InvalidArgumentError
-from .xrpc_errors import RateLimitInfo
 
 __all__ = [
     "DEFAULT_RETRY_POLICY",
@@ -138,9 +138,7 @@ class RetryDecision:
 
 def rate_limit_wait(rate_limit: RateLimitInfo | None, now: float) -> float | None:
     """Seconds from ``now`` (unix time) until the rate-limit reset, or ``None`` if unknown."""
-    if rate_limit is None or rate_limit.reset_at is None:
-        return None
-    return max(0.0, rate_limit.reset_at.timestamp() - now)
+    return seconds_until(rate_limit.reset_at if rate_limit is not None else None, now)
 
 
 def _backoff(policy: RetryPolicy, attempt: int, rand: float) -> float:

@@ -11,15 +11,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ._types import Record
+
 __all__ = [
-    "BlobRef",
-    "CidLink",
     "DidDocument",
-    "ListRecordsPage",
-    "Record",
     "Service",
     "Session",
-    "StrongRef",
     "WriteResult",
     "record_envelope",
     "record_page",
@@ -51,48 +48,6 @@ class Session(_Wire):
     did_doc: dict[str, Any] | None = Field(default=None, alias="didDoc", repr=False)
     active: bool | None = None
     status: str | None = None
-
-
-class CidLink(_Wire):
-    """A CID in the data model's JSON form: ``{"$link": "bafy..."}``."""
-
-    link: str = Field(alias="$link")
-
-
-class BlobRef(_Wire):
-    """A blob reference, as returned by ``uploadBlob`` and embedded in records."""
-
-    type: str = Field(default="blob", alias="$type")
-    ref: CidLink
-    mime_type: str = Field(alias="mimeType")
-    size: int
-
-    @property
-    def cid(self) -> str:
-        """The blob's CID string."""
-        return self.ref.link
-
-
-class StrongRef(_Wire):
-    """A ``com.atproto.repo.strongRef``: a record URI pinned to one version."""
-
-    uri: str
-    cid: str
-
-
-class Record(_Wire):
-    """A record envelope: where it lives, which version, and its value."""
-
-    uri: str
-    cid: str | None = None
-    value: dict[str, Any]
-
-
-class ListRecordsPage(_Wire):
-    """One page of ``com.atproto.repo.listRecords``."""
-
-    records: list[Record] = Field(default_factory=list)
-    cursor: str | None = None
 
 
 class WriteResult(_Wire):
@@ -151,10 +106,10 @@ class DidDocument(_Wire):
         return None
 
 
-def record_envelope(data: Any) -> dict[str, Any] | None:
+def record_envelope(data: Any) -> Record | None:
     """A record answer as a plain envelope ``{"uri", "cid", "value"}``, or ``None``.
 
-    The hot-path twin of :class:`Record` for ``getRecord``/``listRecords``:
+    Plain checks, not a model, for ``getRecord``/``listRecords``:
     the same checks (a ``uri`` string, a ``value`` object, an optional ``cid``
     string) without building a model per record, which dominated the client's
     per-call overhead on 100-record pages.
@@ -171,7 +126,7 @@ def record_envelope(data: Any) -> dict[str, Any] | None:
     return {"uri": uri, "cid": cid, "value": value}
 
 
-def record_page(data: Any) -> tuple[list[dict[str, Any]], str | None] | None:
+def record_page(data: Any) -> tuple[list[Record], str | None] | None:
     """A ``listRecords`` answer as ``(envelopes, cursor)``, or ``None`` if malformed."""
     if not isinstance(data, dict):
         return None

@@ -1,8 +1,8 @@
-"""``AsyncAtmosphereClient``: sessions, records, listing and blobs over XRPC.
+"""The generic asyncio client: sessions, records, listing and blobs over XRPC.
 
-A drop-in for the atdata project's ``AtmosphereClient``: same methods,
-parameters and return shapes. Bad input is rejected with a ``ValueError``
-subclass before any request is made.
+:class:`AsyncCoreClient` knows atproto, not atdata: the atdata faces
+(:mod:`atmosphere._async.atdata`) build on it. Bad input is rejected with a
+``ValueError`` subclass before any request is made.
 """
 
 from __future__ import annotations
@@ -14,45 +14,37 @@ import os
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
-from .async_resolver import AsyncIdentityResolver
-from .async_xrpc import AsyncXrpcClient, encode_params, xrpc_url
-from .auth import SessionAuth
-from .blobdownload import aiter_verified, awrite_verified
-from .blobsource import (
+from .._blobsource import (
     DEFAULT_CHUNK_SIZE,
-    DESCRIBE_SERVER_NSID,
-    UPLOAD_BLOB_NSID,
     ProgressCallback,
     blob_upload_limit,
     check_uploaded_blob,
     open_blob_source,
 )
-from .cid import parse_cid
-from .errors import (
-    AtmosphereError,
-    HandleResolutionError,
-    InvalidArgumentError,
-    InvalidRecordError,
-    InvalidResponseError,
-    PartialWriteError,
-    ResolutionError,
-    TransportError,
-    XrpcError,
+from .._cid import parse_cid
+from .._defaults import DEFAULT_ENTRYWAY, DEFAULT_PLC_URL, DEFAULT_TIMEOUT, USER_AGENT
+from .._models import Session, WriteResult, record_envelope, record_page
+from .._nsid import (
+    CREATE_RECORD,
+    CREATE_SESSION,
+    DELETE_RECORD,
+    DELETE_SESSION,
+    DESCRIBE_SERVER,
+    GET_BLOB,
+    GET_RECORD,
+    GET_SESSION,
+    LIST_RECORDS,
+    PUT_RECORD,
+    UPLOAD_BLOB,
 )
-from .models import Session, WriteResult, record_envelope, record_page
-from .retry import DEFAULT_RETRY_POLICY, RetryPolicy
-from .session import (
-    DEFAULT_ENTRYWAY,
-    SessionCallback,
-    SessionState,
-    SessionStore,
-    pds_from_session,
-)
-from .syntax import (
+from .._ratelimit import RateLimitInfo
+from .._retry import DEFAULT_RETRY_POLICY, RetryPolicy
+from .._session import SessionCallback, SessionState, SessionStore, pds_from_session
+from .._syntax import (
     AtUri,
     is_valid_did,
     is_valid_handle,
@@ -61,44 +53,44 @@ from .syntax import (
     validate_nsid,
     validate_record_key,
 )
-from .writes import (
+from .._types import BlobRef, Record, StrongRef
+from .._wire import encode_params, wrap_transport_errors, xrpc_url
+from .._writes import (
     MAX_WRITES_PER_BATCH,
     Create,
     Write,
     batch_writes,
     build_apply_writes,
+    check_record,
     parse_apply_writes,
 )
-from .xrpc_errors import RateLimitInfo
+from ..errors import (
+    AtmosphereError,
+    HandleResolutionError,
+    InvalidArgumentError,
+    InvalidResponseError,
+    PartialWriteError,
+    ResolutionError,
+    TransportError,
+    XrpcError,
+)
+from .auth import AsyncSessionAuth
+from .blobs import iter_verified, prepare_source, source_chunks, write_verified
+from .resolver import AsyncIdentityResolver
+from .xrpc import AsyncXrpcClient
 
-__all__ = ["DEFAULT_NAMESPACE", "DEFAULT_PLC_URL", "AsyncAtmosphereClient"]
+__all__ = ["PAGE_MAX", "AsyncCoreClient", "check_limit"]
 
-log = logging.getLogger("atmosphere.client")
+log = logging.getLogger(__name__)
 
-DEFAULT_NAMESPACE = "ac.foundation.dataset"
-DEFAULT_PLC_URL = "https://plc.directory"
-# httpx timeouts bound each step, never a whole request: ``write`` is how long
-# one send may make no progress, ``read`` how long to wait for the next bytes.
-# A multi-GB blob that keeps moving is never cut off; a stalled one is.
-DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=30.0, write=30.0, pool=30.0)
-_PAGE_MAX = 100
+_Client = TypeVar("_Client", bound="AsyncCoreClient")
 
-
-def _check_record(collection: str, record: Any) -> dict[str, Any]:
-    validate_nsid(collection)
-    if not isinstance(record, dict):
-        raise InvalidRecordError(f"record must be a dict, got {type(record).__name__}")
-    rtype = record.get("$type")
-    if rtype is None:
-        raise InvalidRecordError("record has no '$type' field")
-    if rtype != collection:
-        raise InvalidRecordError(
-            f"record '$type' {rtype!r} does not match the collection {collection!r}"
-        )
-    return record
+PAGE_MAX = 100
+"""The most records one ``listRecords`` page may ask for."""
 
 
-def _check_limit(limit: int, *, upper: int | None = _PAGE_MAX) -> int:
+def check_limit(limit: int, *, upper: int | None = PAGE_MAX) -> int:
+    """``limit`` itself, once it is an int in ``1..upper`` (``InvalidArgumentError`` otherwise)."""
     if isinstance(limit, bool) or not isinstance(limit, int):
         raise InvalidArgumentError(f"limit must be an int, got {type(limit).__name__}")
     if limit < 1 or (upper is not None and limit > upper):
@@ -113,8 +105,10 @@ def _check_secret(name: str, value: Any) -> str:
     return value
 
 
-class AsyncAtmosphereClient:
-    """ATProto client for atdata operations: records, listings and blobs.
+class AsyncCoreClient:
+    """The generic ATProto client: sessions, records, listing, blobs and XRPC.
+
+    The atdata faces (``AsyncAtmosphereClient``) build on it.
 
     Args:
         base_url: the PDS (or entryway) to log in to. With ``None``, ``login()``
@@ -128,7 +122,6 @@ class AsyncAtmosphereClient:
             but healthy large upload is not cut off by a whole-request deadline).
         on_session_change: called with the new session string after every login
             and token refresh, so callers can persist rotated tokens.
-        namespace: the atdata lexicon namespace for ``list_schemas`` & co.
         retry: when and how failed calls are resent (``RetryPolicy()`` by
             default: 3 attempts with backoff on 5xx and network failures,
             429 waited out up to 60 s; only calls that are safe to repeat).
@@ -149,19 +142,17 @@ class AsyncAtmosphereClient:
         resolver: AsyncIdentityResolver | None = None,
         timeout: float | httpx.Timeout | None = None,
         on_session_change: SessionCallback | None = None,
-        namespace: str = DEFAULT_NAMESPACE,
         retry: RetryPolicy | None = None,
     ) -> None:
         if base_url is not None and not (
             isinstance(base_url, str) and base_url.startswith(("https://", "http://"))
         ):
             raise InvalidArgumentError("base_url must be an http(s) URL or None")
-        validate_nsid(f"{namespace}.record")
         self._base_url = base_url.rstrip("/") if base_url else None
         self._owns_http = _client is None
         self._http = _client or httpx.AsyncClient(
             timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
-            headers={"User-Agent": "atmosphere-python"},
+            headers={"User-Agent": USER_AGENT},
         )
         self._owns_resolver = resolver is None
         self._resolver = resolver or AsyncIdentityResolver(
@@ -172,10 +163,9 @@ class AsyncAtmosphereClient:
         self._store = SessionStore(on_change=on_session_change)
         self._xrpc = AsyncXrpcClient(
             self._http,
-            auth=SessionAuth(self._store),
+            auth=AsyncSessionAuth(self._store),
             retry=retry if retry is not None else DEFAULT_RETRY_POLICY,
         )
-        self.namespace = namespace
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -186,7 +176,7 @@ class AsyncAtmosphereClient:
         if self._owns_http:
             await self._http.aclose()
 
-    async def __aenter__(self) -> AsyncAtmosphereClient:
+    async def __aenter__(self: _Client) -> _Client:
         return self
 
     async def __aexit__(
@@ -200,7 +190,7 @@ class AsyncAtmosphereClient:
     def __repr__(self) -> str:
         state = self._store.state
         who = f"did={state.session.did!r}" if state else "unauthenticated"
-        return f"<AsyncAtmosphereClient {who} pds={self.pds_url!r}>"
+        return f"<{type(self).__name__} {who} pds={self.pds_url!r}>"
 
     # -- session -------------------------------------------------------------
 
@@ -267,12 +257,12 @@ class AsyncAtmosphereClient:
         # orphan session, so it is resent only if it never reached the server.
         data = await self._xrpc.procedure(
             base,
-            "com.atproto.server.createSession",
+            CREATE_SESSION,
             {"identifier": identifier, "password": secret},
             auth=False,
             idempotent=False,
         )
-        session = self._parse_session(data, "com.atproto.server.createSession")
+        session = self._parse_session(data, CREATE_SESSION)
         self._store.set(SessionState(session=session, pds_url=pds_from_session(session) or base))
         log.info("logged in as %s", session.did)
 
@@ -299,7 +289,7 @@ class AsyncAtmosphereClient:
         if not verify:
             return
         try:
-            info = await self._xrpc.query(state.pds_url, "com.atproto.server.getSession", auth=True)
+            info = await self._xrpc.query(state.pds_url, GET_SESSION, auth=True)
         except BaseException:
             self._store.clear()
             raise
@@ -326,7 +316,7 @@ class AsyncAtmosphereClient:
         try:
             await self._xrpc.procedure(
                 state.pds_url,
-                "com.atproto.server.deleteSession",
+                DELETE_SESSION,
                 auth=False,
                 headers={"Authorization": f"Bearer {state.session.refresh_jwt}"},
             )
@@ -384,9 +374,36 @@ class AsyncAtmosphereClient:
                 custom lexicons the PDS does not know).
 
         Returns:
-            The AT-URI of the new record.
+            The AT-URI of the new record (:meth:`create_record_ref` also gives its CID).
         """
-        _check_record(collection, record)
+        ref = await self.create_record_ref(collection, record, rkey=rkey, validate=validate)
+        return AtUri.parse(ref["uri"])
+
+    async def create_record_ref(
+        self,
+        collection: str,
+        record: dict[str, Any],
+        *,
+        rkey: str | None = None,
+        validate: bool = False,
+    ) -> StrongRef:
+        """Create a record in the user's repository; return its strong ref (URI and CID).
+
+        The CID pins the version just written (for a ``strongRef`` or a later
+        swap). :meth:`create_record` is the same call returning the URI alone.
+
+        Args:
+            collection: the NSID of the collection, e.g. ``ac.foundation.dataset.record``.
+            record: the record; its ``$type`` must equal ``collection``.
+            rkey: an explicit record key; the PDS generates a TID when ``None``.
+            validate: ask the PDS to validate against the Lexicon schema (off for
+                custom lexicons the PDS does not know).
+
+        Returns:
+            ``{"uri": ..., "cid": ...}`` of the new record.
+        """
+        validate_nsid(collection)
+        check_record(collection, record)
         if rkey is not None:
             validate_record_key(rkey)
         state = self._session()
@@ -400,10 +417,8 @@ class AsyncAtmosphereClient:
             data["rkey"] = rkey
         # Without an rkey the PDS picks a new key on every call: a resend after a
         # lost answer would create a duplicate, so only explicit keys are retried.
-        result = await self._write(
-            "com.atproto.repo.createRecord", data, idempotent=rkey is not None
-        )
-        return AtUri.parse(result.uri)
+        result = await self._write(CREATE_RECORD, data, idempotent=rkey is not None)
+        return {"uri": result.uri, "cid": result.cid}
 
     async def put_record(
         self,
@@ -419,8 +434,35 @@ class AsyncAtmosphereClient:
 
         ``swap_commit`` / ``swap_record`` are compare-and-swap CIDs: the write
         fails with ``InvalidSwapError`` if the repo or record moved on.
+        Returns the record's AT-URI (:meth:`put_record_ref` also gives its CID).
         """
-        _check_record(collection, record)
+        ref = await self.put_record_ref(
+            collection,
+            rkey,
+            record,
+            validate=validate,
+            swap_commit=swap_commit,
+            swap_record=swap_record,
+        )
+        return AtUri.parse(ref["uri"])
+
+    async def put_record_ref(
+        self,
+        collection: str,
+        rkey: str,
+        record: dict[str, Any],
+        *,
+        validate: bool = False,
+        swap_commit: str | None = None,
+        swap_record: str | None = None,
+    ) -> StrongRef:
+        """Create or update a record at a specific key; return its strong ref (URI and CID).
+
+        ``swap_commit`` / ``swap_record`` are compare-and-swap CIDs: the write
+        fails with ``InvalidSwapError`` if the repo or record moved on.
+        """
+        validate_nsid(collection)
+        check_record(collection, record)
         validate_record_key(rkey)
         for cid in (swap_commit, swap_record):
             if cid is not None:
@@ -437,8 +479,8 @@ class AsyncAtmosphereClient:
             data["swapCommit"] = swap_commit
         if swap_record is not None:
             data["swapRecord"] = swap_record
-        result = await self._write("com.atproto.repo.putRecord", data, idempotent=True)
-        return AtUri.parse(result.uri)
+        result = await self._write(PUT_RECORD, data, idempotent=True)
+        return {"uri": result.uri, "cid": result.cid}
 
     @staticmethod
     def _record_uri(uri: str | AtUri) -> AtUri:
@@ -469,9 +511,7 @@ class AsyncAtmosphereClient:
         if swap_commit is not None:
             data["swapCommit"] = swap_commit
         # Deleting a missing record answers 200 {}: safe to resend.
-        await self._xrpc.procedure(
-            state.pds_url, "com.atproto.repo.deleteRecord", data, idempotent=True
-        )
+        await self._xrpc.procedure(state.pds_url, DELETE_RECORD, data, idempotent=True)
 
     async def apply_writes(
         self,
@@ -529,17 +569,16 @@ class AsyncAtmosphereClient:
     async def get_record(self, uri: str | AtUri) -> dict[str, Any]:
         """Fetch a record's value by AT-URI, from the PDS hosting that account."""
         envelope = await self.get_record_envelope(uri)
-        value: dict[str, Any] = envelope["value"]
-        return value
+        return envelope["value"]
 
-    async def get_record_envelope(self, uri: str | AtUri) -> dict[str, Any]:
+    async def get_record_envelope(self, uri: str | AtUri) -> Record:
         """Fetch a record as an envelope ``{"uri", "cid", "value"}`` (the shape
         ``list_records`` returns), e.g. to learn the CID for a swap or a strongRef."""
         parsed = self._record_uri(uri)
         repo, base, auth = await self._locate(parsed.authority)
         answer = await self._xrpc.query(
             base,
-            "com.atproto.repo.getRecord",
+            GET_RECORD,
             {"repo": repo, "collection": parsed.collection, "rkey": parsed.rkey},
             auth=auth,
         )
@@ -550,7 +589,7 @@ class AsyncAtmosphereClient:
 
     async def _page(
         self, collection: str, repo: str | None, limit: int, cursor: str | None
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> tuple[list[Record], str | None]:
         if repo is None:
             state = self._session()
             target, base, auth = state.session.did, state.pds_url, True
@@ -558,7 +597,7 @@ class AsyncAtmosphereClient:
             target, base, auth = await self._locate(validate_at_identifier(repo))
         answer = await self._xrpc.query(
             base,
-            "com.atproto.repo.listRecords",
+            LIST_RECORDS,
             {"repo": target, "collection": collection, "limit": limit, "cursor": cursor},
             auth=auth,
         )
@@ -576,7 +615,7 @@ class AsyncAtmosphereClient:
         repo: str | None = None,
         limit: int = 100,
         cursor: str | None = None,
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> tuple[list[Record], str | None]:
         """List one page of records in a collection.
 
         Returns:
@@ -585,15 +624,15 @@ class AsyncAtmosphereClient:
             are no more records.
         """
         validate_nsid(collection)
-        _check_limit(limit)
+        check_limit(limit)
         return await self._page(collection, repo, limit, cursor)
 
     async def iter_records(
         self, collection: str, *, repo: str | None = None, page_size: int = 100
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncIterator[Record]:
         """Yield every record envelope of a collection, following cursors."""
         validate_nsid(collection)
-        _check_limit(page_size)
+        check_limit(page_size)
         if repo is not None:
             validate_at_identifier(repo)
         cursor: str | None = None
@@ -604,34 +643,20 @@ class AsyncAtmosphereClient:
             if cursor is None:
                 return
 
-    async def _collect(self, collection: str, repo: str | None, limit: int) -> list[dict[str, Any]]:
-        _check_limit(limit, upper=None)
+    async def _collect(self, collection: str, repo: str | None, limit: int) -> list[Record]:
+        check_limit(limit, upper=None)
         if repo is not None:
             validate_at_identifier(repo)
-        out: list[dict[str, Any]] = []
+        out: list[Record] = []
         cursor: str | None = None
         while len(out) < limit:
             records, cursor = await self._page(
-                collection, repo, min(_PAGE_MAX, limit - len(out)), cursor
+                collection, repo, min(PAGE_MAX, limit - len(out)), cursor
             )
             out.extend(records)
             if cursor is None:
                 break
         return out
-
-    async def list_schemas(self, repo: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """List ``<namespace>.sampleSchema`` records (envelopes), up to ``limit``."""
-        return await self._collect(f"{self.namespace}.sampleSchema", repo, limit)
-
-    async def list_datasets(
-        self, repo: str | None = None, limit: int = 100
-    ) -> list[dict[str, Any]]:
-        """List ``<namespace>.record`` (dataset) records (envelopes), up to ``limit``."""
-        return await self._collect(f"{self.namespace}.record", repo, limit)
-
-    async def list_lenses(self, repo: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """List ``<namespace>.lens`` records (envelopes), up to ``limit``."""
-        return await self._collect(f"{self.namespace}.lens", repo, limit)
 
     # -- blobs ---------------------------------------------------------------
 
@@ -645,13 +670,13 @@ class AsyncAtmosphereClient:
         if pds_url in self._blob_limits:
             return self._blob_limits[pds_url]
         try:
-            answer = await self._xrpc.query(pds_url, DESCRIBE_SERVER_NSID)
+            answer = await self._xrpc.query(pds_url, DESCRIBE_SERVER)
         except XrpcError as exc:
             if exc.status == 429 or (exc.status >= 500 and exc.status != 501):
                 return None  # a passing failure: ask again next time
             answer = None  # the server does not describe itself
         except (TransportError, InvalidResponseError) as exc:
-            log.debug("%s: %s; uploading without a known size limit", DESCRIBE_SERVER_NSID, exc)
+            log.debug("%s: %s; uploading without a known size limit", DESCRIBE_SERVER, exc)
             return None
         limit = blob_upload_limit(answer)
         self._blob_limits[pds_url] = limit
@@ -663,12 +688,12 @@ class AsyncAtmosphereClient:
         mime_type: str = "application/octet-stream",
         *,
         progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
+    ) -> BlobRef:
         """Upload a blob to the PDS and return its ref, ready to embed in a record.
 
         Memory stays bounded whatever the size: files are streamed with an exact
         ``Content-Length`` and hashed as they are sent; a stream of unknown
-        length is first copied to a temporary file (see :mod:`atmosphere.blobsource`).
+        length is first copied to a temporary file (see :mod:`atmosphere._blobsource`).
         A resend (after a token refresh or a retryable failure) starts again
         from the first byte; a non-seekable stream or iterator is never read
         twice (the resend comes from the temporary copy).
@@ -698,12 +723,12 @@ class AsyncAtmosphereClient:
             )
         state = self._session()
         with open_blob_source(data) as source:  # checks the input; reads no stream yet
-            await source.aprepare(max_size=await self._blob_upload_limit(state.pds_url))
+            await prepare_source(source, await self._blob_upload_limit(state.pds_url))
             answer = await self._xrpc.procedure(
                 state.pds_url,
-                UPLOAD_BLOB_NSID,
+                UPLOAD_BLOB,
                 # A factory: each resend gets a fresh iterator from the first byte.
-                content=lambda: source.achunks(progress),
+                content=lambda: source_chunks(source, progress),
                 content_type=mime_type,
                 body_size=source.size,
                 idempotent=True,  # content-addressed: a resend stores the same blob
@@ -717,7 +742,7 @@ class AsyncAtmosphereClient:
         mime_type: str = "application/octet-stream",
         *,
         max_concurrency: int = 4,
-    ) -> list[dict[str, Any]]:
+    ) -> list[BlobRef]:
         """Upload many blobs at once, at most ``max_concurrency`` in flight.
 
         Each item is what :meth:`upload_blob` accepts, or a ``(data, mime_type)``
@@ -732,7 +757,7 @@ class AsyncAtmosphereClient:
         self._session()
         gate = asyncio.Semaphore(max_concurrency)
 
-        async def one(data: Any, mime: str) -> dict[str, Any]:
+        async def one(data: Any, mime: str) -> BlobRef:
             async with gate:
                 return await self.upload_blob(data, mime)
 
@@ -758,13 +783,13 @@ class AsyncAtmosphereClient:
         parse_cid(cid)
         base = await self._blob_base(did)
         query = httpx.QueryParams(encode_params({"did": did, "cid": cid}))
-        return f"{xrpc_url(base, 'com.atproto.sync.getBlob')}?{query}"
+        return f"{xrpc_url(base, GET_BLOB)}?{query}"
 
     @asynccontextmanager
     async def _blob_response(self, did: str, cid: str) -> AsyncIterator[httpx.Response]:
         parse_cid(cid)
         base = await self._blob_base(did)
-        nsid = "com.atproto.sync.getBlob"
+        nsid = GET_BLOB
         request = self._http.build_request(
             "GET",
             xrpc_url(base, nsid),
@@ -807,8 +832,8 @@ class AsyncAtmosphereClient:
             raise InvalidArgumentError(f"chunk_size must be a positive int, got {chunk_size!r}")
         async with self._blob_response(did, cid) as response:
             total = self._declared_size(response)
-            with self._xrpc.wrap_errors("com.atproto.sync.getBlob"):
-                async for chunk in aiter_verified(
+            with wrap_transport_errors(GET_BLOB):
+                async for chunk in iter_verified(
                     response.aiter_bytes(chunk_size), cid, total=total, progress=progress
                 ):
                     yield chunk
@@ -838,8 +863,8 @@ class AsyncAtmosphereClient:
             raise InvalidArgumentError(f"{target!r} is a directory")
         async with self._blob_response(did, cid) as response:
             total = self._declared_size(response)
-            with self._xrpc.wrap_errors("com.atproto.sync.getBlob"):
-                return await awrite_verified(
+            with wrap_transport_errors(GET_BLOB):
+                return await write_verified(
                     response.aiter_bytes(DEFAULT_CHUNK_SIZE),
                     cid,
                     target,

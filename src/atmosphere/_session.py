@@ -10,23 +10,21 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from ._defaults import DEFAULT_ENTRYWAY
+from ._models import DidDocument, Session
+from ._syntax import is_valid_did, is_valid_handle
 from .errors import InvalidSessionError, NotAuthenticatedError
-from .models import DidDocument, Session
-from .syntax import is_valid_did, is_valid_handle
 
 __all__ = [
-    "DEFAULT_ENTRYWAY",
     "SessionCallback",
     "SessionState",
     "SessionStore",
     "jwt_expiry",
 ]
 
-DEFAULT_ENTRYWAY = "https://bsky.social"
 _SEPARATOR = ":::"
 
 SessionCallback = Callable[[str], None]
@@ -110,14 +108,13 @@ def pds_from_session(session: Session) -> str | None:
 class SessionStore:
     """The one mutable holder of a client's session, shared with its auth flow.
 
-    ``lock`` serialises refreshes; reads of ``state`` are atomic attribute
-    reads. ``on_change`` receives the session string after every login and
+    Reads of ``state`` are atomic attribute reads; the auth flow serialises
+    refreshes with its own lock. ``on_change`` receives the session string after every login and
     refresh so callers can persist rotated tokens.
     """
 
     on_change: SessionCallback | None = None
     state: SessionState | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def require(self) -> SessionState:
         """The current session, or :class:`NotAuthenticatedError`."""

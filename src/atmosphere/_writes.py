@@ -13,8 +13,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._nsid import APPLY_WRITES
+from ._syntax import AtUri, generate_tid, validate_nsid, validate_record_key
 from .errors import InvalidArgumentError, InvalidRecordError, InvalidResponseError
-from .syntax import AtUri, generate_tid, validate_nsid, validate_record_key
 
 __all__ = [
     "MAX_BATCH_BYTES",
@@ -25,6 +26,7 @@ __all__ = [
     "Write",
     "batch_writes",
     "build_apply_writes",
+    "check_record",
     "parse_apply_writes",
 ]
 
@@ -34,16 +36,26 @@ MAX_WRITES_PER_BATCH = 200
 MAX_BATCH_BYTES = 1 << 20
 """Keep a batch's JSON well under the PDS's 2 MB commit-event limit."""
 
-_NS = "com.atproto.repo.applyWrites"
+_NS = APPLY_WRITES
 
 
-def _check_value(collection: str, value: Any) -> None:
-    if not isinstance(value, dict):
-        raise InvalidRecordError(f"record must be a dict, got {type(value).__name__}")
-    if value.get("$type") != collection:
+def check_record(collection: str, record: Any) -> dict[str, Any]:
+    """``record`` itself, once it is a dict whose ``$type`` equals ``collection``.
+
+    Raises:
+        InvalidRecordError: not a dict, no ``$type``, or a ``$type`` naming
+            another collection.
+    """
+    if not isinstance(record, dict):
+        raise InvalidRecordError(f"record must be a dict, got {type(record).__name__}")
+    rtype = record.get("$type")
+    if rtype is None:
+        raise InvalidRecordError("record has no '$type' field")
+    if rtype != collection:
         raise InvalidRecordError(
-            f"record '$type' {value.get('$type')!r} does not match the collection {collection!r}"
+            f"record '$type' {rtype!r} does not match the collection {collection!r}"
         )
+    return record
 
 
 @dataclass(frozen=True)
@@ -56,7 +68,7 @@ class Create:
 
     def __post_init__(self) -> None:
         validate_nsid(self.collection)
-        _check_value(self.collection, self.value)
+        check_record(self.collection, self.value)
         if self.rkey is not None:
             validate_record_key(self.rkey)
 
@@ -72,7 +84,7 @@ class Update:
     def __post_init__(self) -> None:
         validate_nsid(self.collection)
         validate_record_key(self.rkey)
-        _check_value(self.collection, self.value)
+        check_record(self.collection, self.value)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,80 @@
+"""Blob streaming for the client: feeding an upload, verifying a download.
+
+The loops around the pure pieces of :mod:`atmosphere._blobsource` and
+:mod:`atmosphere._blobverify`. Blocking file reads and writes go through
+``to_thread`` (a worker thread for asyncio callers, inline for sync ones).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterable, AsyncIterator
+
+from .._blobsource import BlobSource, ProgressCallback
+from .._blobverify import Verifier, atomic_file
+from .._concurrency import to_thread
+
+__all__ = ["iter_verified", "prepare_source", "source_chunks", "write_verified"]
+
+
+async def prepare_source(source: BlobSource, max_size: int | None) -> BlobSource:
+    """:meth:`BlobSource.prepare` (spooling a stream to its temporary file) off the event loop."""
+    return await to_thread(source.prepare, max_size)
+
+
+async def source_chunks(
+    source: BlobSource, progress: ProgressCallback | None = None
+) -> AsyncIterator[bytes]:
+    """:meth:`BlobSource.chunks`, each read off the event loop; starts over on every call."""
+    chunks = source.chunks(progress)
+    while True:
+        chunk = await to_thread(next, chunks, None)
+        if chunk is None:
+            return
+        yield chunk
+
+
+async def iter_verified(
+    chunks: AsyncIterable[bytes],
+    cid: str,
+    *,
+    total: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> AsyncIterator[bytes]:
+    """Yield ``chunks`` unchanged, releasing the last one only after verification.
+
+    Every chunk but the last is yielded as soon as the next one has arrived;
+    the last is yielded only once all bytes hash to ``cid`` (otherwise
+    :class:`~atmosphere.errors.IntegrityError` is raised in its place). A
+    consumer that commits its result only when the iterator ends normally
+    therefore never commits unverified data.
+    """
+    verifier = Verifier(cid, total, progress)
+    async for chunk in chunks:
+        released = verifier.feed(chunk)
+        if released is not None:
+            yield released
+    last = verifier.finish()
+    if last is not None:
+        yield last
+
+
+async def write_verified(
+    chunks: AsyncIterable[bytes],
+    cid: str,
+    path: str | os.PathLike[str],
+    *,
+    total: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> int:
+    """Stream ``chunks`` to ``path`` through a verified, atomically renamed temp file.
+
+    Returns the number of bytes written. On a CID mismatch, a transport error
+    or any other failure, no file is left at ``path`` (or beside it).
+    """
+    written = 0
+    with atomic_file(path) as out:
+        async for chunk in iter_verified(chunks, cid, total=total, progress=progress):
+            await to_thread(out.write, chunk)
+            written += len(chunk)
+    return written

@@ -1,0 +1,70 @@
+"""XRPC on the wire, the pure part: URLs, query parameters, transport-error mapping.
+
+Specs: https://atproto.com/specs/xrpc (query parameters: arrays repeat the
+key, booleans are ``true``/``false``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+
+import httpx
+
+from .errors import NetworkTimeoutError, TransportError
+
+__all__ = [
+    "MAX_ERROR_BODY",
+    "ParamValue",
+    "QueryPairs",
+    "encode_params",
+    "wrap_transport_errors",
+    "xrpc_url",
+]
+
+MAX_ERROR_BODY = 64 * 1024
+"""The most of an error answer read: enough for its name and message."""
+
+ParamValue = str | int | bool | None | Iterable[str | int | bool]
+
+
+def xrpc_url(base_url: str, nsid: str) -> str:
+    """``<base_url>/xrpc/<nsid>``."""
+    return f"{base_url.rstrip('/')}/xrpc/{nsid}"
+
+
+def _scalar(value: str | int | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+QueryPairs = list[tuple[str, str | int | float | bool | None]]
+
+
+def encode_params(params: Mapping[str, ParamValue] | None) -> QueryPairs:
+    """Query parameters as XRPC wants them: ``None`` dropped, arrays repeat the key."""
+    out: QueryPairs = []
+    for key, value in (params or {}).items():
+        if value is None:
+            continue
+        if isinstance(value, (str, int, bool)):
+            out.append((key, _scalar(value)))
+        else:
+            out.extend((key, _scalar(v)) for v in value)
+    return out
+
+
+@contextmanager
+def wrap_transport_errors(nsid: str) -> Iterator[None]:
+    """Turn httpx errors raised inside the block into :class:`TransportError` (chained)."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise NetworkTimeoutError(f"{nsid}: timed out ({type(exc).__name__})") from exc
+    except httpx.TransportError as exc:
+        raise TransportError(f"{nsid}: {type(exc).__name__}: {exc}") from exc
+    except httpx.TooManyRedirects as exc:
+        raise TransportError(f"{nsid}: too many redirects") from exc
+    except httpx.RequestError as exc:  # e.g. DecodingError: a body that does not decode
+        raise TransportError(f"{nsid}: {type(exc).__name__}: {exc}") from exc

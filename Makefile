@@ -32,11 +32,13 @@ unasync: install
 check-generated: install
 	$(BIN)/python scripts/unasync.py --check
 
+## test-unit: the unit tier (tests/unit: no PDS, no network beyond loopback fakes)
 test-unit: install
-	$(BIN)/python -m pytest -m 'not pds'
+	$(BIN)/python -m pytest tests/unit
 
+## test-pds: the real-PDS tier (tests/pds, marked pds)
 test-pds: install pds-install
-	$(BIN)/python -m pytest -m pds
+	$(BIN)/python -m pytest tests/pds
 
 ## demo: start a local PDS and walk the client through an atdata publishing flow
 demo: install pds-install

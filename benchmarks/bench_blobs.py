@@ -227,9 +227,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     sys.path.insert(0, str(ROOT / "fixtures" / "pds"))
-    from launcher import start_pds
-
     from atmosphere import AtmosphereClient
+    from tests.support.pds import start_pds
 
     size = args.size_mib * (1 << 20)
     with (

@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "fixtures" / "pds"), str(ROOT / "src")]
 
 from _common import log, median, save_result  # noqa: E402
-from launcher import start_pds  # noqa: E402
 
 from atmosphere import AsyncAtmosphereClient, AtmosphereClient, Delete  # noqa: E402
+from tests.support.pds import start_pds  # noqa: E402
 
 C = "com.example.bench.bulk"
 

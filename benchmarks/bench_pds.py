@@ -39,7 +39,7 @@ from _common import (
 from envs import ensure_envs
 
 sys.path.insert(0, str(ROOT / "fixtures" / "pds"))
-from launcher import start_pds
+from tests.support.pds import start_pds
 
 COLLECTION = "ac.foundation.dataset.record"
 BLOB_HOLDER = "ac.foundation.dataset.benchBlob"

@@ -15,11 +15,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "fixtures" / "pds"), str(ROOT / "examples")]
 
-from launcher import start_pds  # noqa: E402
 from publish_dataset import publish  # noqa: E402
 
 from atmosphere import AtmosphereClient, IdentityResolver  # noqa: E402
 from tests.support.dns_server import DnsServer  # noqa: E402
+from tests.support.pds import start_pds  # noqa: E402
 
 
 def main() -> int:

@@ -1,28 +1,16 @@
-"""Shared fixtures: the real reference PDS and a loopback DNS server."""
+"""Fixtures shared by every tier: a loopback DNS server, and both client flavours.
+
+The real-PDS fixture lives in tests/pds/conftest.py, which also marks every
+test there ``pds``.
+"""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fixtures" / "pds"))
-
-from launcher import PdsProcess, start_pds
-
 from tests.support.dns_server import DnsServer
-
-
-@pytest.fixture(scope="session")
-def pds() -> Iterator[PdsProcess]:
-    """One reference PDS (+ PLC directory) for the whole session, with alice.test and bob.test.
-
-    Fails (never skips) when the PDS cannot start: run ``make pds-install`` first.
-    """
-    with start_pds() as server:
-        yield server
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ import httpx
 import pytest
 
 from atmosphere import RateLimitInfo, RetryPolicy
-from atmosphere.errors import InvalidArgumentError
 from atmosphere._retry import (
     DEFAULT_RETRY_POLICY,
     NO_RETRY,
@@ -19,6 +18,7 @@ from atmosphere._retry import (
     retry_delay,
     should_retry,
 )
+from atmosphere.errors import InvalidArgumentError
 
 NOW = 1_750_000_000.0
 POLICY = RetryPolicy(max_attempts=4, backoff_base=0.5, backoff_max=3.0, jitter=0.0)

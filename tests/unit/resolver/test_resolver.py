@@ -17,15 +17,15 @@ import httpx
 import pytest
 
 from atmosphere._async.resolver import AsyncIdentityResolver
+from atmosphere._identity import HANDLE_INVALID
+from atmosphere._sync.resolver import MAX_WELL_KNOWN_REDIRECTS, IdentityResolver
+from atmosphere._syntax import RESERVED_TLDS
 from atmosphere.errors import (
     DidResolutionError,
     HandleResolutionError,
     InvalidIdentifierError,
     ResolutionError,
 )
-from atmosphere._identity import HANDLE_INVALID
-from atmosphere._sync.resolver import MAX_WELL_KNOWN_REDIRECTS, IdentityResolver
-from atmosphere._syntax import RESERVED_TLDS
 from tests.support.dns_server import DnsServer
 
 ALICE = "did:plc:alice234alice234alice234"

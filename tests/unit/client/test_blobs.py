@@ -30,7 +30,6 @@ from atmosphere import (
     PayloadTooLargeError,
     compute_cid,
 )
-from atmosphere._sync.blobs import iter_verified, write_verified
 from atmosphere._blobsource import (
     BlobSource,
     blob_upload_limit,
@@ -40,6 +39,7 @@ from atmosphere._blobsource import (
 from atmosphere._cid import cid_of_file
 from atmosphere._defaults import DEFAULT_TIMEOUT
 from atmosphere._retry import RetryPolicy
+from atmosphere._sync.blobs import iter_verified, write_verified
 from tests.support.fake_pds import FakePds, blob_cid
 
 PDS_URL = "https://pds.test"

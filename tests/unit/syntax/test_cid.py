@@ -22,8 +22,8 @@ from atmosphere._cid import (
     compute_cid,
     parse_cid,
 )
-from atmosphere.errors import InvalidArgumentError, InvalidIdentifierError
 from atmosphere._syntax import is_valid_cid
+from atmosphere.errors import InvalidArgumentError, InvalidIdentifierError
 
 # Published elsewhere (IPFS tooling, other atproto/IPFS test suites): raw-codec
 # sha2-256 CIDv1 of the empty byte string and of b"hello world".

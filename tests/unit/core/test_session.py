@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from atmosphere.errors import InvalidSessionError, NotAuthenticatedError
 from atmosphere._models import Session
 from atmosphere._session import (
     DEFAULT_ENTRYWAY,
@@ -17,6 +16,7 @@ from atmosphere._session import (
     jwt_expiry,
     pds_from_session,
 )
+from atmosphere.errors import InvalidSessionError, NotAuthenticatedError
 from tests.support.fake_pds import did_document, make_jwt
 
 DID = "did:plc:ewvi7nxzyoun6zhxrhs64oiz"

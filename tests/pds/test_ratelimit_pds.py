@@ -15,9 +15,9 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
-from launcher import PdsProcess, start_pds
 
 from atmosphere import AtmosphereClient, RateLimitError, RetryPolicy
+from tests.support.pds import PdsProcess, start_pds
 
 pytestmark = pytest.mark.pds
 

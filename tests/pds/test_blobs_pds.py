@@ -18,7 +18,6 @@ from typing import Any
 
 import httpx
 import pytest
-from launcher import PdsProcess, start_pds
 
 from atmosphere import (
     AtmosphereClient,
@@ -30,6 +29,7 @@ from atmosphere import (
 )
 from atmosphere._cid import cid_of_file
 from atmosphere._retry import RetryPolicy
+from tests.support.pds import PdsProcess, start_pds
 
 pytestmark = pytest.mark.pds
 

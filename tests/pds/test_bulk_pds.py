@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from typing import cast
 
 import pytest
-from launcher import PdsProcess
 
 from atmosphere import (
     AsyncAtmosphereClient,
@@ -20,6 +19,7 @@ from atmosphere import (
     XrpcError,
 )
 from tests.support.async_facade import SyncFacade
+from tests.support.pds import PdsProcess
 
 pytestmark = pytest.mark.pds
 

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from atmosphere import _syntax as syntax
-from atmosphere.errors import InvalidIdentifierError
 from atmosphere._syntax import (
     RESERVED_TLDS,
     AtUri,
@@ -32,8 +31,9 @@ from atmosphere._syntax import (
     validate_tid,
     validate_uri,
 )
+from atmosphere.errors import InvalidIdentifierError
 
-VECTOR_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "interop" / "syntax"
+VECTOR_DIR = Path(__file__).resolve().parents[3] / "fixtures" / "interop" / "syntax"
 VECTOR_FILE_RE = re.compile(
     r"(?P<name>[a-z]+)_(?P<stage>syntax|parse)_(?P<outcome>valid|invalid)\.txt"
 )

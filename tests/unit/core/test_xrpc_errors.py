@@ -9,6 +9,8 @@ import httpx
 import pytest
 
 from atmosphere import errors
+from atmosphere._ratelimit import parse_rate_limit
+from atmosphere._xrpc_errors import error_from_response, error_name
 from atmosphere.errors import (
     AtmosphereError,
     AuthenticationError,
@@ -22,8 +24,6 @@ from atmosphere.errors import (
     ServerError,
     XrpcError,
 )
-from atmosphere._ratelimit import parse_rate_limit
-from atmosphere._xrpc_errors import error_from_response, error_name
 
 NSID = "com.atproto.repo.getRecord"
 

@@ -16,7 +16,6 @@ from typing import Any
 import dns.asyncresolver
 import httpx
 import pytest
-from launcher import PdsProcess, mint_expired_access_token
 
 from atmosphere import (
     AsyncAtmosphereClient,
@@ -39,6 +38,7 @@ from atmosphere import (
 )
 from tests.support.async_facade import SyncFacade
 from tests.support.dns_server import DnsServer
+from tests.support.pds import PdsProcess, mint_expired_access_token
 from tests.support.routing import RoutingTransport
 
 pytestmark = pytest.mark.pds

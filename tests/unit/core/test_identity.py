@@ -9,11 +9,7 @@ from typing import Any
 
 import pytest
 
-from atmosphere.errors import (
-    DidResolutionError,
-    HandleResolutionError,
-    InvalidIdentifierError,
-)
+from atmosphere._cache import TtlCache
 from atmosphere._identity import (
     HANDLE_INVALID,
     Identity,
@@ -30,9 +26,13 @@ from atmosphere._identity import (
     well_known_redirect,
     well_known_url,
 )
-from atmosphere._cache import TtlCache
 from atmosphere._models import DidDocument
 from atmosphere._syntax import RESERVED_TLDS
+from atmosphere.errors import (
+    DidResolutionError,
+    HandleResolutionError,
+    InvalidIdentifierError,
+)
 
 ALICE = "did:plc:alice234alice234alice234"
 BOB = "did:plc:bob234bob234bob234bob234"

@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
+from atmosphere._sync.xrpc import XrpcClient
+from atmosphere._wire import encode_params, xrpc_url
 from atmosphere.errors import (
     AtmosphereError,
     InvalidResponseError,
@@ -20,8 +22,6 @@ from atmosphere.errors import (
     TransportError,
     XrpcError,
 )
-from atmosphere._sync.xrpc import XrpcClient
-from atmosphere._wire import encode_params, xrpc_url
 
 BASE = "https://pds.test"
 Handler = Callable[[httpx.Request], httpx.Response]

@@ -1,341 +1,32 @@
-"""The ``atmosphere`` command line.
-
-Fast tests cover argument parsing, the session file and progress formatting
-in-process; the ``pds`` tests run ``python -m atmosphere`` as a subprocess
-against the real reference PDS.
-"""
+"""The ``atmosphere`` command against the real reference PDS, run as a subprocess."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import stat
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
 
 import pytest
-from launcher import PdsProcess, mint_expired_access_token
 
 from atmosphere import (
     AtmosphereClient,
-    AuthenticationError,
-    BlobNotFoundError,
-    DidResolutionError,
-    IntegrityError,
-    InvalidIdentifierError,
-    InvalidRecordError,
-    NetworkTimeoutError,
-    NotAuthenticatedError,
-    RecordNotFoundError,
-    SessionRefreshError,
-    TransportError,
     compute_cid,
 )
 from atmosphere._cli import (
     EXIT_AUTH,
     EXIT_ERROR,
-    EXIT_NETWORK,
     EXIT_NOT_FOUND,
     EXIT_USAGE,
-    build_parser,
-    default_session_file,
-    exit_code_for,
-    load_session,
-    main,
     save_session,
 )
-from atmosphere._cli.progress import ProgressBar, format_bytes, format_duration, render_progress
+from tests.support.cli import Result, error_line, run_cli
+from tests.support.pds import PdsProcess, mint_expired_access_token
 
 NS = "ac.foundation.dataset"
 TEST_COLLECTION = "com.example.atmosphere.cliTest"
-
-
-# -- helpers ----------------------------------------------------------------------
-
-
-@dataclass
-class Result:
-    code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
-
-    def json_lines(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
-
-
-def _clean_env(tmp_path: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ATMOSPHERE_")}
-    env["XDG_CONFIG_HOME"] = str(tmp_path / "xdg")
-    env.update(extra or {})
-    return env
-
-
-def run_cli(
-    *args: str,
-    tmp_path: Path,
-    session_file: Path | None = None,
-    stdin: str | None = None,
-    env: dict[str, str] | None = None,
-) -> Result:
-    """Run ``python -m atmosphere`` and check it never prints a traceback."""
-    argv = [sys.executable, "-m", "atmosphere"]
-    if session_file is not None:
-        argv += ["--session-file", str(session_file)]
-    proc = subprocess.run(
-        [*argv, *args],
-        input=stdin if stdin is not None else "",
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=_clean_env(tmp_path, env),
-        check=False,
-        start_new_session=True,  # no controlling terminal: getpass cannot prompt on it
-    )
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return Result(proc.returncode, proc.stdout, proc.stderr)
-
-
-def _error_line(result: Result) -> str:
-    lines = result.stderr.strip().splitlines()
-    assert lines, "expected an error message on stderr"
-    assert lines[-1].startswith("atmosphere: error: "), result.stderr
-    return lines[-1]
-
-
-# -- fast tests: no PDS -----------------------------------------------------------
-
-
-def test_format_bytes() -> None:
-    assert format_bytes(0) == "0 B"
-    assert format_bytes(1023) == "1023 B"
-    assert format_bytes(1536) == "1.5 KiB"
-    assert format_bytes(5 * 1024**3) == "5.0 GiB"
-
-
-def test_format_duration() -> None:
-    assert format_duration(0) == "0:00"
-    assert format_duration(65.4) == "1:05"
-    assert format_duration(3 * 3600 + 61) == "3:01:01"
-
-
-def test_render_progress_known_total() -> None:
-    line = render_progress("upload x", 512 * 1024, 1024 * 1024, 2.0)
-    assert line.startswith("upload x   50% [############............]")
-    assert "512.0 KiB / 1.0 MiB" in line
-    assert "256.0 KiB/s" in line
-    assert "ETA 0:02" in line
-    done = render_progress("upload x", 1024, 1024, 4.0)
-    assert "100%" in done
-    assert "in 0:04" in done
-
-
-def test_render_progress_unknown_total() -> None:
-    line = render_progress("download", 2048, None, 1.0)
-    assert line == "download  2.0 KiB  2.0 KiB/s"
-    assert "--" in render_progress("download", 0, None, 0.0)
-
-
-class _Tty(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
-def test_progress_bar_draws_only_on_a_tty() -> None:
-    quiet = io.StringIO()
-    bar = ProgressBar(quiet, "x")
-    bar(10, 100)
-    bar.close()
-    assert quiet.getvalue() == ""
-
-    now = [0.0]
-    tty = _Tty()
-    bar = ProgressBar(tty, "x", interval=1.0, clock=lambda: now[0])
-    now[0] = 0.5
-    bar(10, 100)
-    now[0] = 0.6
-    bar(20, 100)  # throttled
-    now[0] = 0.7
-    bar(100, 100)  # the final state is always drawn
-    bar.close()
-    out = tty.getvalue()
-    assert out.count("\r") == 2
-    assert "100%" in out
-    assert out.endswith("\n")
-
-
-def test_global_options_work_before_and_after_the_command() -> None:
-    parser = build_parser()
-    before = parser.parse_args(["--json", "--pds", "http://a.example", "whoami"])
-    after = parser.parse_args(["whoami", "--json", "--pds", "http://a.example"])
-    for args in (before, after):
-        assert args.json is True
-        assert args.pds == "http://a.example"
-    plain = parser.parse_args(["--pds", "http://a.example", "whoami"])
-    assert plain.json is False
-    assert plain.pds == "http://a.example"
-
-
-def test_parser_reads_commands() -> None:
-    parser = build_parser()
-    args = parser.parse_args(["ls", "app.bsky.feed.post", "--repo", "alice.test", "--limit", "7"])
-    assert (args.collection, args.repo, args.limit, args.array) == (
-        "app.bsky.feed.post",
-        "alice.test",
-        7,
-        False,
-    )
-    args = parser.parse_args(["schemas"])
-    assert (args.command, args.limit, args.repo) == ("schemas", 100, None)
-    args = parser.parse_args(["get", "at://did:plc:abc/app.bsky.feed.post/3k2a"])
-    assert args.uri.rkey == "3k2a"
-    cid = compute_cid(b"x")
-    args = parser.parse_args(["blob", "get", "did:plc:abc", cid, "-o", "out.bin"])
-    assert (args.did, args.cid, args.output) == ("did:plc:abc", cid, "out.bin")
-
-
-@pytest.mark.parametrize(
-    "argv",
-    [
-        ["get", "not-an-at-uri"],
-        ["get", "at://did:plc:abc/app.bsky.feed.post"],  # names no record
-        ["ls", "not an nsid"],
-        ["ls", "app.bsky.feed.post", "--limit", "0"],
-        ["put", "app.bsky.feed.post", "a/b", "x.json"],
-        ["blob", "get", "did:plc:abc", "not-a-cid", "-o", "x"],
-        ["resolve", "-bad-"],
-        ["--pds", "ftp://x", "whoami"],
-        ["frobnicate"],
-        [],
-    ],
-)
-def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as info:
-        build_parser().parse_args(argv)
-    assert info.value.code == EXIT_USAGE
-    assert "atmosphere" in capsys.readouterr().err
-
-
-def test_default_session_file() -> None:
-    assert default_session_file({"XDG_CONFIG_HOME": "/cfg"}) == Path("/cfg/atmosphere/session")
-    home = Path.home() / ".config" / "atmosphere" / "session"
-    assert default_session_file({}) == home
-    assert default_session_file({"XDG_CONFIG_HOME": "relative"}) == home
-
-
-def test_save_session_is_private_and_atomic(tmp_path: Path) -> None:
-    path = tmp_path / "new" / "dir" / "session"
-    save_session(path, "first")
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    assert load_session(path) == "first"
-    path.chmod(0o644)  # a loosened file is replaced by a private one
-    save_session(path, "second")
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert load_session(path) == "second"
-    assert [p.name for p in path.parent.iterdir()] == ["session"]  # no temp files left
-
-
-@pytest.mark.parametrize(
-    ("error", "code"),
-    [
-        (AuthenticationError(401, "AuthenticationRequired", "Invalid identifier or password"), 3),
-        (SessionRefreshError(400, "ExpiredToken", "Token has been revoked"), 3),
-        (NotAuthenticatedError("not authenticated"), 3),
-        (RecordNotFoundError(400, "RecordNotFound", "Could not locate record"), 4),
-        (BlobNotFoundError(400, "InvalidRequest", "Blob not found"), 4),
-        (DidResolutionError("did:plc:abc", "DID not found"), 4),
-        (TransportError("connection refused"), 5),
-        (NetworkTimeoutError("timed out"), 5),
-        (InvalidIdentifierError("AT-URI", "x"), 2),
-        (InvalidRecordError("record has no '$type' field"), 1),
-        (IntegrityError("bafkreia", "bafkreib"), 1),
-    ],
-)
-def test_exit_codes(error: Exception, code: int) -> None:
-    assert exit_code_for(error) == code
-
-
-def test_missing_session_file_is_an_auth_error(tmp_path: Path) -> None:
-    out, err = io.StringIO(), io.StringIO()
-    missing = tmp_path / "nope" / "session"
-    code = main(["--session-file", str(missing), "whoami"], env={}, stdout=out, stderr=err)
-    assert code == EXIT_AUTH
-    assert out.getvalue() == ""
-    assert err.getvalue().startswith("atmosphere: error: not logged in")
-    assert str(missing) in err.getvalue()
-
-
-def test_record_file_must_be_an_object_with_type(tmp_path: Path) -> None:
-    session = tmp_path / "session"
-    session.write_text("unused")
-    for content, message in (
-        ('{"name": "x"}', '"$type"'),
-        ("[1, 2]", "JSON object"),
-        ("{not json", "not valid JSON"),
-    ):
-        err = io.StringIO()
-        code = main(
-            ["--session-file", str(session), "create", TEST_COLLECTION, "-"],
-            env={},
-            stdin=io.StringIO(content),
-            stdout=io.StringIO(),
-            stderr=err,
-        )
-        assert code == EXIT_ERROR
-        assert message in err.getvalue()
-        assert err.getvalue().count("\n") == 1
-
-
-def test_unreachable_pds_exits_5(tmp_path: Path) -> None:
-    session = tmp_path / "session"
-    result = run_cli(
-        "--pds",
-        "http://127.0.0.1:9",
-        "login",
-        "alice.test",
-        "--password-stdin",
-        tmp_path=tmp_path,
-        session_file=session,
-        stdin="s3cret-pw\n",
-    )
-    assert result.code == EXIT_NETWORK
-    assert "network error" in _error_line(result)
-    assert "s3cret-pw" not in result.stdout + result.stderr
-    assert not session.exists()
-
-
-def test_env_var_settings_are_used(tmp_path: Path) -> None:
-    session = tmp_path / "from-env"
-    result = run_cli(
-        "whoami",
-        tmp_path=tmp_path,
-        env={"ATMOSPHERE_SESSION_FILE": str(session)},
-    )
-    assert result.code == EXIT_AUTH
-    assert str(session) in result.stderr
-    result = run_cli("whoami", tmp_path=tmp_path, env={"ATMOSPHERE_PDS": "not-a-url"})
-    assert result.code == EXIT_USAGE
-    assert "ATMOSPHERE_PDS" in _error_line(result)
-
-
-def test_console_script_is_declared() -> None:
-    scripts = entry_points(group="console_scripts", name="atmosphere")
-    assert [ep.value for ep in scripts] == ["atmosphere._cli:main"]
-
-
-def test_default_session_file_follows_xdg(tmp_path: Path) -> None:
-    result = run_cli("whoami", tmp_path=tmp_path)
-    assert result.code == EXIT_AUTH
-    assert str(tmp_path / "xdg" / "atmosphere" / "session") in result.stderr
 
 
 # -- against the real PDS -----------------------------------------------------------
@@ -415,7 +106,7 @@ def test_login_whoami_logout(cli: Cli, pds: PdsProcess) -> None:
     assert not cli.session_file.exists()
     after = cli("whoami")
     assert after.code == EXIT_AUTH
-    assert "not logged in" in _error_line(after)
+    assert "not logged in" in error_line(after)
 
     # The server revoked the session: once the (stateless) access token has
     # expired, the saved refresh token no longer brings it back.
@@ -424,7 +115,7 @@ def test_login_whoami_logout(cli: Cli, pds: PdsProcess) -> None:
     save_session(cli.session_file, ":::".join([handle, did, expired, refresh, pds_url]))
     revoked = cli("whoami")
     assert revoked.code == EXIT_AUTH
-    _error_line(revoked)
+    error_line(revoked)
     for secret in saved.split(":::")[2:4]:
         assert secret not in revoked.stdout + revoked.stderr
 
@@ -446,7 +137,7 @@ def test_password_from_the_interactive_prompt_is_not_echoed(cli: Cli, pds: PdsPr
 def test_bad_password_exits_3(cli: Cli) -> None:
     result = cli("login", "alice.test", "--password-stdin", stdin="wrong-password-123\n")
     assert result.code == EXIT_AUTH
-    assert "authentication failed" in _error_line(result)
+    assert "authentication failed" in error_line(result)
     assert "wrong-password-123" not in result.stdout + result.stderr
     assert not cli.session_file.exists()
 
@@ -519,17 +210,17 @@ def test_record_lifecycle(alice_cli: Cli, pds: PdsProcess, tmp_path: Path) -> No
         assert removed.json() == {"uri": target, "deleted": True}
     missing = cli("get", uri)
     assert missing.code == EXIT_NOT_FOUND
-    assert "RecordNotFound" in _error_line(missing)
+    assert "RecordNotFound" in error_line(missing)
 
 
 @pytest.mark.pds
 def test_create_requires_a_matching_type(alice_cli: Cli) -> None:
     no_type = alice_cli("create", TEST_COLLECTION, "-", stdin='{"name": "x"}')
     assert no_type.code == EXIT_ERROR
-    assert '"$type"' in _error_line(no_type)
+    assert '"$type"' in error_line(no_type)
     wrong = alice_cli("create", TEST_COLLECTION, "-", stdin='{"$type": "com.example.other"}')
     assert wrong.code == EXIT_ERROR
-    assert "does not match the collection" in _error_line(wrong)
+    assert "does not match the collection" in error_line(wrong)
 
 
 @pytest.mark.pds
@@ -639,7 +330,7 @@ def test_blob_upload_and_verified_download(alice_cli: Cli, pds: PdsProcess, tmp_
         missing = compute_cid(b"never uploaded")
         absent = alice_cli("blob", "get", did, missing, "-o", str(tmp_path / "nope"))
         assert absent.code == EXIT_NOT_FOUND
-        _error_line(absent)
+        error_line(absent)
         assert not (tmp_path / "nope").exists()
     finally:
         alice_cli("rm", created.json()["uri"])
@@ -671,11 +362,11 @@ def test_resolve_by_did(cli: Cli, pds: PdsProcess) -> None:
 
     unknown = cli("resolve", "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa")
     assert unknown.code == EXIT_NOT_FOUND
-    assert "DID not found" in _error_line(unknown)
+    assert "DID not found" in error_line(unknown)
 
 
 @pytest.mark.pds
 def test_resolve_reserved_handle_is_not_found(cli: Cli) -> None:
     result = cli("resolve", "someone.invalid")
     assert result.code == EXIT_NOT_FOUND
-    assert "reserved" in _error_line(result)
+    assert "reserved" in error_line(result)

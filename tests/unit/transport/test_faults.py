@@ -33,10 +33,10 @@ from atmosphere import (
     TransportError,
     XrpcError,
 )
-from atmosphere._sync.auth import SessionAuth
 from atmosphere._models import Session
 from atmosphere._retry import NO_RETRY
 from atmosphere._session import SessionState, SessionStore
+from atmosphere._sync.auth import SessionAuth
 from atmosphere._sync.xrpc import XrpcClient
 from tests.support.fake_pds import Account, blob_cid
 from tests.support.fault_server import (

@@ -11,16 +11,16 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from atmosphere._models import Session
+from atmosphere._session import SessionState, SessionStore
 from atmosphere._sync.auth import SessionAuth
+from atmosphere._sync.xrpc import XrpcClient
 from atmosphere.errors import (
     ExpiredTokenError,
     InvalidTokenError,
     NotAuthenticatedError,
     SessionRefreshError,
 )
-from atmosphere._models import Session
-from atmosphere._session import SessionState, SessionStore
-from atmosphere._sync.xrpc import XrpcClient
 from tests.support.fake_pds import Account, FakePds
 
 GET_SESSION = "com.atproto.server.getSession"

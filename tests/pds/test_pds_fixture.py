@@ -13,10 +13,12 @@ from pathlib import Path
 import dns.resolver
 import httpx
 import pytest
-from launcher import PDS_DIR, PdsProcess, mint_expired_access_token
 
 from tests.support.dns_server import DnsServer
+from tests.support.pds import PdsProcess, mint_expired_access_token
 from tests.support.routing import RoutingTransport
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.pds
@@ -151,8 +153,8 @@ def test_pds_exits_when_its_parent_is_killed() -> None:
     code = textwrap.dedent(
         f"""
         import sys, time
-        sys.path.insert(0, {str(PDS_DIR)!r})
-        from launcher import start_pds
+        sys.path.insert(0, {str(ROOT)!r})
+        from tests.support.pds import start_pds
         pds = start_pds(accounts=[])
         print(pds.pid, flush=True)
         time.sleep(600)

@@ -32,7 +32,8 @@ def test_blob_ref_round_trip() -> None:
     wire = {"$type": "blob", "ref": {"$link": "bafkreiabc"}, "mimeType": "image/png", "size": 3}
     ref = parse_blob_ref(wire)
     assert ref == wire
-    assert ref is not None and ref["ref"]["$link"] == "bafkreiabc"
+    assert ref is not None
+    assert ref["ref"]["$link"] == "bafkreiabc"
 
 
 @pytest.mark.parametrize(

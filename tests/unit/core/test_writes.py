@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from atmosphere import AtUri, Create, Delete, InvalidArgumentError, Update
-from atmosphere.errors import InvalidIdentifierError, InvalidRecordError, InvalidResponseError
 from atmosphere._syntax import is_valid_tid
 from atmosphere._writes import (
     MAX_WRITES_PER_BATCH,
@@ -13,6 +12,7 @@ from atmosphere._writes import (
     build_apply_writes,
     parse_apply_writes,
 )
+from atmosphere.errors import InvalidIdentifierError, InvalidRecordError, InvalidResponseError
 
 C = "com.example.bulk"
 DID = "did:plc:abcdefghijklmnopqrstuvwx"

@@ -6,9 +6,9 @@ import asyncio
 
 import httpx
 import pytest
-from launcher import PdsProcess, mint_expired_access_token
 
 from atmosphere import AsyncAtmosphereClient, AtmosphereClient, Delete
+from tests.support.pds import PdsProcess, mint_expired_access_token
 
 pytestmark = pytest.mark.pds
 

@@ -1,0 +1,79 @@
+"""The public surface: ``__all__``, the lazy-import table and what the package exposes agree."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import atmosphere
+
+PACKAGE_DIR = Path(atmosphere.__file__).resolve().parent
+
+
+def _type_checking_imports() -> dict[str, str]:
+    """Name -> module of the ``if TYPE_CHECKING:`` imports in ``atmosphere/__init__.py``."""
+    tree = ast.parse((PACKAGE_DIR / "__init__.py").read_text())
+    found: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            for stmt in node.body:
+                assert isinstance(stmt, ast.ImportFrom)
+                for alias in stmt.names:
+                    found[alias.name] = "." * stmt.level + (stmt.module or "")
+    return found
+
+
+def test_all_lazy_table_and_type_checking_imports_agree() -> None:
+    lazy = atmosphere._LAZY
+    assert sorted(atmosphere.__all__) == sorted([*lazy, "__version__"])
+    assert _type_checking_imports() == lazy
+    assert len(set(atmosphere.__all__)) == len(atmosphere.__all__)
+
+
+def test_every_public_name_resolves_to_its_table_module() -> None:
+    for name, module in atmosphere._LAZY.items():
+        value = getattr(atmosphere, name)
+        source = importlib.import_module(module, "atmosphere")
+        assert getattr(source, name) is value, name
+
+
+def test_dir_lists_exactly_the_public_names() -> None:
+    assert dir(atmosphere) == sorted(atmosphere.__all__)
+
+
+def test_unknown_names_raise_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="NoSuchThing"):
+        atmosphere.NoSuchThing  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_the_documented_entry_points_import() -> None:
+    from atmosphere import (  # noqa: F401
+        AsyncAtmosphereClient,
+        AsyncIdentityResolver,
+        AtmosphereClient,
+        IdentityResolver,
+    )
+
+
+def test_modules_other_than_errors_are_private() -> None:
+    public = [
+        m.name for m in pkgutil.iter_modules([str(PACKAGE_DIR)]) if not m.name.startswith("_")
+    ]
+    assert public == ["errors"]
+
+
+def test_bare_import_loads_no_client_code() -> None:
+    code = (
+        "import sys, atmosphere; "
+        "print(sorted(m for m in sys.modules if m.startswith('atmosphere.')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"

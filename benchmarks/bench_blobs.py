@@ -1,6 +1,6 @@
 """Blob transfers at dataset scale: peak memory and throughput, side by side with raw httpx.
 
-Starts the reference PDS (``fixtures/pds/launcher.py``), writes one file of
+Starts the reference PDS (``tests/support/pds.py``), writes one file of
 ``--size-mib`` MiB, and measures four cases, each run in a fresh subprocess so
 its peak RSS is its own:
 
@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(_worker(args.worker[0], json.loads(args.worker[1]))))
         return 0
 
-    sys.path.insert(0, str(ROOT / "fixtures" / "pds"))
+    sys.path.insert(0, str(ROOT))
     from atmosphere import AtmosphereClient
     from tests.support.pds import start_pds
 

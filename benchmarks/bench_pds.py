@@ -38,7 +38,7 @@ from _common import (
 )
 from envs import ensure_envs
 
-sys.path.insert(0, str(ROOT / "fixtures" / "pds"))
+sys.path.insert(0, str(ROOT))
 from tests.support.pds import start_pds
 
 COLLECTION = "ac.foundation.dataset.record"

@@ -2,8 +2,8 @@
 
 Everything here is pure: it builds the names and URLs to look up, and judges
 what came back (DNS TXT strings, a ``/.well-known/atproto-did`` body, a DID
-document). The sync :class:`~atmosphere.resolver.IdentityResolver` does the I/O
-and an async shell can reuse these rules unchanged.
+document). The resolvers (``_async/resolver.py`` and its generated sync twin)
+do the I/O around these rules.
 
 Specs: https://atproto.com/specs/handle and https://atproto.com/specs/did.
 """

@@ -1,9 +1,9 @@
 """When to send an XRPC call again, and how long to wait first (no I/O).
 
 A :class:`RetryPolicy` is plain configuration. The decisions are small pure
-functions of what happened on one attempt, so the sync transport
-(:class:`~atmosphere.xrpc.XrpcClient`) and a later async one share them; the
-shells only sleep and resend.
+functions of what happened on one attempt, so both transports
+(``_async/xrpc.py`` and its generated sync twin) share them; the shells only
+sleep and resend.
 
 What is retried (the XRPC spec: https://atproto.com/specs/xrpc):
 

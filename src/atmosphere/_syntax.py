@@ -398,7 +398,7 @@ def validate_cid(value: str) -> str:
     """Return ``value`` if it has the syntax of a CID string (``cid`` format).
 
     Syntax only: 8–256 characters of ``[A-Za-z0-9+=]``; CIDv0 (``Qm…``) is
-    rejected. Use :func:`atmosphere.cid.parse_cid` to decode and check the
+    rejected. Use :func:`atmosphere.parse_cid` to decode and check the
     codec and hash.
     """
     kind = "CID"

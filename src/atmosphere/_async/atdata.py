@@ -27,21 +27,9 @@ class AsyncAtmosphereClient(AsyncCoreClient):
     """ATProto client for atdata operations: records, listings and blobs.
 
     Args:
-        base_url: the PDS (or entryway) to log in to. With ``None``, ``login()``
-            resolves the account's PDS from its handle or DID, falling back to
-            ``https://bsky.social``.
-        _client: an ``httpx.AsyncClient`` to send every request through (not closed
-            by this client). Without it the client owns one.
-        plc_url: the PLC directory used to resolve ``did:plc`` identities.
-        resolver: an ``AsyncIdentityResolver`` to use instead of a default one.
-        timeout: timeouts for the owned ``httpx.AsyncClient`` (per operation: a slow
-            but healthy large upload is not cut off by a whole-request deadline).
-        on_session_change: called with the new session string after every login
-            and token refresh, so callers can persist rotated tokens.
+        base_url, _client, plc_url, resolver, timeout, on_session_change, retry:
+            as for :class:`~atmosphere._async.client.AsyncCoreClient`.
         namespace: the atdata lexicon namespace for ``list_schemas`` & co.
-        retry: when and how failed calls are resent (``RetryPolicy()`` by
-            default: 3 attempts with backoff on 5xx and network failures,
-            429 waited out up to 60 s; only calls that are safe to repeat).
 
     Examples:
         >>> client = AsyncAtmosphereClient()

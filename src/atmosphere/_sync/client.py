@@ -524,7 +524,7 @@ class CoreClient:
         """Apply creates, updates and deletes in batches (``com.atproto.repo.applyWrites``).
 
         Args:
-            writes: :class:`~atmosphere.writes.Create`, ``Update`` and ``Delete``
+            writes: :class:`~atmosphere.Create`, ``Update`` and ``Delete``
                 operations, applied in order. Creates without an ``rkey`` get a
                 TID chosen here, so a batch is never applied twice.
             validate: ask the PDS to validate records against their Lexicons.

@@ -58,7 +58,7 @@ T = TypeVar("T")
 class XrpcClient:
     """Send XRPC queries and procedures and decode their answers.
 
-    Failed calls are retried as :mod:`atmosphere.retry` decides: only when
+    Failed calls are retried as :mod:`atmosphere._retry` decides: only when
     resending is safe (see ``idempotent`` on :meth:`procedure`) and the body
     can be sent again.
 

@@ -52,6 +52,15 @@ class RateLimitInfo:
         return seconds_until(self.reset_at, now.timestamp() if now is not None else None)
 
 
+_MAX_WAIT = 10 * 365 * 24 * 3600
+"""Reset times are clamped to ten years ahead: any server can send absurd ones."""
+
+
+def _at(unix: int) -> datetime:
+    """The UTC instant of ``unix`` seconds, clamped to [epoch, ten years from now]."""
+    return datetime.fromtimestamp(min(max(0, unix), int(time.time()) + _MAX_WAIT), tz=timezone.utc)
+
+
 def _int(value: str | None) -> int | None:
     if value is None:
         return None
@@ -76,13 +85,13 @@ def parse_rate_limit(
     reset_at: datetime | None = None
     reset = _int(lower.get("ratelimit-reset"))
     if reset is not None:
-        reset_at = datetime.fromtimestamp(reset, tz=timezone.utc)
+        reset_at = _at(reset)
     retry_after = lower.get("retry-after")
     if retry_after is not None:
         now = now or datetime.now(timezone.utc)
         seconds = _int(retry_after)
         if seconds is not None:
-            reset_at = now + timedelta(seconds=max(0, seconds))
+            reset_at = now + timedelta(seconds=min(max(0, seconds), _MAX_WAIT))
         else:
             try:
                 parsed = parsedate_to_datetime(retry_after)

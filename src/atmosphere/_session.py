@@ -2,7 +2,8 @@
 
 The session string is the atproto SDK's format,
 ``handle:::did:::accessJwt:::refreshJwt:::pdsEndpoint``; the SDK's older
-four-field form (no endpoint, meaning ``https://bsky.social``) is accepted.
+four-field form (no endpoint: the client's ``base_url``, else ``https://bsky.social``)
+is accepted.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,6 +25,7 @@ __all__ = [
     "SessionCallback",
     "SessionState",
     "SessionStore",
+    "is_valid_token",
     "jwt_expiry",
 ]
 
@@ -43,12 +47,28 @@ def jwt_expiry(token: str) -> float | None:
     payload = parts[1] + "=" * (-len(parts[1]) % 4)
     try:
         claims = json.loads(base64.urlsafe_b64decode(payload))
-    except (ValueError, binascii.Error):
+    except (ValueError, binascii.Error, RecursionError):  # RecursionError: absurd nesting
         return None
     exp = claims.get("exp") if isinstance(claims, dict) else None
     if isinstance(exp, (int, float)) and not isinstance(exp, bool):
-        return float(exp)
+        try:
+            value = float(exp)
+        except OverflowError:  # an int beyond float range
+            return None
+        return value if math.isfinite(value) else None
     return None
+
+
+_TOKEN = re.compile(r"^[\x21-\x7e]+$")
+
+
+def is_valid_token(token: object) -> bool:
+    """Whether ``token`` can travel in an ``Authorization`` header: visible ASCII only.
+
+    JWTs are base64url segments joined by dots; a CR, LF, NUL, space or any
+    non-ASCII character would break (or smuggle) the header.
+    """
+    return isinstance(token, str) and bool(_TOKEN.match(token))
 
 
 @dataclass(frozen=True)
@@ -64,13 +84,17 @@ class SessionState:
         return _SEPARATOR.join((s.handle, s.did, s.access_jwt, s.refresh_jwt, self.pds_url))
 
     @classmethod
-    def decode(cls, text: str) -> SessionState:
-        """Parse a session string (five fields, or the SDK's older four)."""
+    def decode(cls, text: str, *, default_pds: str | None = None) -> SessionState:
+        """Parse a session string (five fields, or the SDK's older four).
+
+        The four-field form names no PDS: it belongs to ``default_pds`` (the
+        client's ``base_url``) or, without one, to the entryway.
+        """
         if not isinstance(text, str):
             raise InvalidSessionError("session string must be a str")
         fields = text.strip().split(_SEPARATOR)
         if len(fields) == 4:
-            fields.append(DEFAULT_ENTRYWAY)
+            fields.append(default_pds or DEFAULT_ENTRYWAY)
         if len(fields) != 5:
             raise InvalidSessionError(
                 f"session string must have 5 (or 4) fields separated by ':::', got {len(fields)}"
@@ -80,8 +104,8 @@ class SessionState:
             raise InvalidSessionError("session string holds no valid DID")
         if not is_valid_handle(handle) and handle != "handle.invalid":
             raise InvalidSessionError("session string holds no valid handle")
-        if not access or not refresh:
-            raise InvalidSessionError("session string has an empty token")
+        if not is_valid_token(access) or not is_valid_token(refresh):
+            raise InvalidSessionError("session string holds an empty or malformed token")
         if not pds.startswith(("https://", "http://")):
             raise InvalidSessionError("session string's PDS endpoint is not an http(s) URL")
         session = Session(did=did, handle=handle, accessJwt=access, refreshJwt=refresh)

@@ -34,7 +34,13 @@ import httpx
 
 from ._models import Session
 from ._nsid import REFRESH_SESSION
-from ._session import SessionState, SessionStore, jwt_expiry, pds_from_session
+from ._session import (
+    SessionState,
+    SessionStore,
+    is_valid_token,
+    jwt_expiry,
+    pds_from_session,
+)
 from ._xrpc_errors import error_from_response, error_name
 from .errors import SessionRefreshError
 
@@ -145,6 +151,8 @@ class SessionAuthBase(httpx.Auth):
             )
         try:
             session = Session.model_validate(json.loads(response.content))
+            if not (is_valid_token(session.access_jwt) and is_valid_token(session.refresh_jwt)):
+                raise ValueError("malformed token")
         except (ValueError, RecursionError) as exc:
             raise self._fail(
                 old,

@@ -62,6 +62,9 @@ def wrap_transport_errors(nsid: str) -> Iterator[None]:
         yield
     except httpx.TimeoutException as exc:
         raise NetworkTimeoutError(f"{nsid}: timed out ({type(exc).__name__})") from exc
+    except httpx.LocalProtocolError as exc:
+        # h11's text quotes the offending header, which may hold a token.
+        raise TransportError(f"{nsid}: {type(exc).__name__} (request not sent)") from None
     except httpx.TransportError as exc:
         raise TransportError(f"{nsid}: {type(exc).__name__}: {exc}") from exc
     except httpx.TooManyRedirects as exc:

@@ -27,7 +27,7 @@ from .._blobsource import (
     open_blob_source,
 )
 from .._cid import parse_cid
-from .._defaults import DEFAULT_ENTRYWAY, DEFAULT_PLC_URL, DEFAULT_TIMEOUT, USER_AGENT
+from .._defaults import DEFAULT_PLC_URL, DEFAULT_TIMEOUT, USER_AGENT
 from .._models import Session, WriteResult, record_envelope, record_page
 from .._nsid import (
     CREATE_RECORD,
@@ -44,7 +44,13 @@ from .._nsid import (
 )
 from .._ratelimit import RateLimitInfo
 from .._retry import DEFAULT_RETRY_POLICY, RetryPolicy
-from .._session import SessionCallback, SessionState, SessionStore, pds_from_session
+from .._session import (
+    SessionCallback,
+    SessionState,
+    SessionStore,
+    is_valid_token,
+    pds_from_session,
+)
 from .._syntax import (
     AtUri,
     is_valid_did,
@@ -71,7 +77,6 @@ from ..errors import (
     InvalidArgumentError,
     InvalidResponseError,
     PartialWriteError,
-    ResolutionError,
     TransportError,
     XrpcError,
 )
@@ -100,6 +105,13 @@ def check_limit(limit: int, *, upper: int | None = PAGE_MAX) -> int:
     return limit
 
 
+def _check_new_cursor(cursor: str, seen: set[str]) -> None:
+    """Refuse a cursor a server already sent: following it again would never end."""
+    if cursor in seen:
+        raise InvalidResponseError(f"{LIST_RECORDS}: the server repeated cursor {cursor[:64]!r}")
+    seen.add(cursor)
+
+
 def _check_secret(name: str, value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidArgumentError(f"{name} must be a non-empty str")
@@ -113,8 +125,8 @@ class CoreClient:
 
     Args:
         base_url: the PDS (or entryway) to log in to. With ``None``, ``login()``
-            resolves the account's PDS from its handle or DID, falling back to
-            ``https://bsky.social``.
+            resolves the account's PDS from its handle or DID (a failed
+            resolution fails the login: the password goes nowhere else).
         _client: an ``httpx.Client`` to send every request through (not closed
             by this client). Without it the client owns one.
         plc_url: the PLC directory used to resolve ``did:plc`` identities.
@@ -231,14 +243,19 @@ class CoreClient:
         return self._xrpc.rate_limit
 
     def _login_base(self, identifier: str) -> str:
+        """Where the password may go: ``base_url``, or the PDS the identity resolves to.
+
+        A failed resolution is an error (``ResolutionError``), never a reason
+        to send the password somewhere else; an email cannot be resolved, so
+        it needs ``base_url``.
+        """
         if self._base_url:
             return self._base_url
         if is_valid_did(identifier) or is_valid_handle(identifier):
-            try:
-                return self._resolver.resolve_pds(identifier)
-            except ResolutionError as exc:
-                log.info("could not resolve %s (%s); using %s", identifier, exc, DEFAULT_ENTRYWAY)
-        return DEFAULT_ENTRYWAY
+            return self._resolver.resolve_pds(identifier)
+        raise InvalidArgumentError(
+            "cannot find the PDS of an email identifier: pass base_url (the PDS or entryway)"
+        )
 
     def login(self, handle: str, password: str) -> None:
         """Authenticate with the ATProto PDS (``com.atproto.server.createSession``).
@@ -275,6 +292,8 @@ class CoreClient:
             raise InvalidResponseError(f"{nsid}: answer is not a session") from exc
         if not is_valid_did(session.did):
             raise InvalidResponseError(f"{nsid}: answer holds no valid DID")
+        if not (is_valid_token(session.access_jwt) and is_valid_token(session.refresh_jwt)):
+            raise InvalidResponseError(f"{nsid}: answer holds a malformed token")
         return session
 
     def login_with_session(self, session_string: str, *, verify: bool = True) -> None:
@@ -285,7 +304,7 @@ class CoreClient:
         the client unauthenticated. With ``verify=False`` the session is installed
         without a request (for cold starts); problems surface on the first call.
         """
-        state = SessionState.decode(session_string)
+        state = SessionState.decode(session_string, default_pds=self._base_url)
         self._store.set(state, notify=False)
         if not verify:
             return
@@ -637,12 +656,14 @@ class CoreClient:
         if repo is not None:
             validate_at_identifier(repo)
         cursor: str | None = None
+        seen: set[str] = set()
         while True:
             records, cursor = self._page(collection, repo, page_size, cursor)
             for record in records:
                 yield record
             if cursor is None:
                 return
+            _check_new_cursor(cursor, seen)
 
     def _collect(self, collection: str, repo: str | None, limit: int) -> list[Record]:
         check_limit(limit, upper=None)
@@ -650,11 +671,14 @@ class CoreClient:
             validate_at_identifier(repo)
         out: list[Record] = []
         cursor: str | None = None
+        seen: set[str] = set()
         while len(out) < limit:
-            records, cursor = self._page(collection, repo, min(PAGE_MAX, limit - len(out)), cursor)
-            out.extend(records)
+            want = min(PAGE_MAX, limit - len(out))
+            records, cursor = self._page(collection, repo, want, cursor)
+            out.extend(records[:want])  # a server may send more than it was asked for
             if cursor is None:
                 break
+            _check_new_cursor(cursor, seen)
         return out
 
     # -- blobs ---------------------------------------------------------------

@@ -20,6 +20,7 @@ from atmosphere.errors import (
     AtmosphereError,
     AuthenticationError,
     BlobNotFoundError,
+    HandleResolutionError,
     IntegrityError,
     InvalidArgumentError,
     InvalidIdentifierError,
@@ -319,16 +320,16 @@ def test_login_by_did_without_base_url(world: World) -> None:
     assert world.away.calls[CREATE_SESSION] == 1
 
 
-def test_login_falls_back_to_bsky_social(world: World) -> None:
+def test_login_never_falls_back_to_bsky_social(world: World) -> None:
     bsky = FakePds("https://bsky.social")
     bsky.add_account("carol.test", "carol's password")  # its handle does not resolve
     with (
         httpx.Client(transport=httpx.MockTransport(route_by_host(bsky))) as http,
         AtmosphereClient(_client=http, resolver=world.resolver) as client,
+        pytest.raises(HandleResolutionError, match=r"carol\.test"),
     ):
         client.login("carol.test", "carol's password")
-        assert client.pds_url == "https://bsky.social"
-    assert bsky.calls[CREATE_SESSION] == 1
+    assert bsky.calls[CREATE_SESSION] == 0
 
 
 def test_logout_revokes_the_refresh_token(logged_in: AtmosphereClient, fake: FakePds) -> None:

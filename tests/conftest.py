@@ -1,4 +1,4 @@
-"""Shared fixtures: the real reference PDS and a loopback DNS server."""
+"""Shared fixtures: the real reference PDS, a loopback DNS server, a loopback AppView."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fixtures" / "pd
 
 from launcher import PdsProcess, start_pds
 
+from tests.support.appview import AppView
 from tests.support.dns_server import DnsServer
 
 
@@ -29,4 +30,17 @@ def pds() -> Iterator[PdsProcess]:
 def dns_server() -> Iterator[DnsServer]:
     """A loopback DNS server (UDP+TCP); tests set the TXT records they need."""
     with DnsServer() as server:
+        yield server
+
+
+@pytest.fixture
+def appview(pds: PdsProcess) -> Iterator[AppView]:
+    """A fresh loopback AppView the session's PDS can proxy to.
+
+    Its DID is ``appview.did`` (``did:web:localhost%3A<port>``); ``appview.proxy_header``
+    is the ``atproto-proxy`` value (``<did>#atdata_appview``); ``appview.url`` is its
+    direct URL. It verifies service JWTs with keys from ``pds.plc_url`` and records each
+    request in ``appview.received`` (see tests/support/appview.py).
+    """
+    with AppView(plc_url=pds.plc_url) as server:
         yield server

@@ -47,6 +47,7 @@ import http.server
 import json
 import socket
 import socketserver
+import sys
 import threading
 import time
 import urllib.parse
@@ -449,6 +450,12 @@ class _Server(http.server.ThreadingHTTPServer):
         with self._conn_lock:
             self._connections.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet when a peer went away (e.g. the PDS timed out a slow answer)."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
     def close_connections(self) -> None:
         with self._conn_lock:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.appview import AppView
 from tests.support.pds import PdsProcess, start_pds
 
 _HERE = Path(__file__).resolve().parent
@@ -29,4 +30,17 @@ def pds() -> Iterator[PdsProcess]:
     Fails (never skips) when the PDS cannot start: run ``make pds-install`` first.
     """
     with start_pds() as server:
+        yield server
+
+
+@pytest.fixture
+def appview(pds: PdsProcess) -> Iterator[AppView]:
+    """A fresh loopback AppView the session's PDS can proxy to.
+
+    Its DID is ``appview.did`` (``did:web:localhost%3A<port>``); ``appview.proxy_header``
+    is the ``atproto-proxy`` value (``<did>#atdata_appview``); ``appview.url`` is its
+    direct URL. It verifies service JWTs with keys from ``pds.plc_url`` and records each
+    request in ``appview.received`` (see tests/support/appview.py).
+    """
+    with AppView(plc_url=pds.plc_url) as server:
         yield server

@@ -107,11 +107,6 @@ class BlobSource:
         return self._size
 
     @property
-    def in_memory(self) -> bytes | None:
-        """The bytes themselves, for sources that are already in memory."""
-        return self._data
-
-    @property
     def cid(self) -> str:
         """The CID of the bytes; for a streamed file, known once :meth:`chunks` ran to the end."""
         if self._cid is not None:

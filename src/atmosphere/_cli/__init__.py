@@ -54,6 +54,7 @@ from typing import IO, Any, TextIO
 
 from .. import __version__
 from .._cid import parse_cid
+from .._defaults import DEFAULT_PLC_URL
 from .._identity import (
     HANDLE_INVALID,
     claimed_handle,
@@ -267,7 +268,7 @@ def _add_global_options(parser: argparse.ArgumentParser, *, in_subcommand: bool)
         metavar="URL",
         type=arg_url,
         default=default(None),
-        help=f"PLC directory for did:plc (env {ENV_PLC_URL}; default https://plc.directory)",
+        help=f"PLC directory for did:plc (env {ENV_PLC_URL}; default {DEFAULT_PLC_URL})",
     )
     group.add_argument(
         "--session-file",

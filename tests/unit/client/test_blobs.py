@@ -322,7 +322,8 @@ def test_check_uploaded_blob(tmp_path: Path) -> None:
 
 def test_blob_source_defaults() -> None:
     source = BlobSource(data=b"abc", size=3, precomputed_cid=compute_cid(b"abc"))
-    assert source.in_memory == b"abc"
+    assert b"".join(source.chunks()) == b"abc"
+    assert source.cid == compute_cid(b"abc")
     assert not source.spooled
 
 

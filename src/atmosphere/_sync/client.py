@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import logging
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, TypeVar
@@ -26,6 +26,7 @@ from .._blobsource import (
     check_uploaded_blob,
     open_blob_source,
 )
+from .._calls import call_headers, check_params
 from .._cid import parse_cid
 from .._defaults import DEFAULT_PLC_URL, DEFAULT_TIMEOUT, USER_AGENT
 from .._models import Session, WriteResult, record_envelope, record_page
@@ -76,7 +77,9 @@ from ..errors import (
     HandleResolutionError,
     InvalidArgumentError,
     InvalidResponseError,
+    NotAuthenticatedError,
     PartialWriteError,
+    ResponseTooLargeError,
     TransportError,
     XrpcError,
 )
@@ -342,6 +345,195 @@ class CoreClient:
             )
         finally:
             self._store.clear()
+
+    # -- any XRPC call -------------------------------------------------------
+
+    def _call_target(self, service_url: str | None, auth: bool | None) -> tuple[str, bool]:
+        """Where a generic call goes, and whether it carries the session's tokens.
+
+        Tokens only ever go to the session's own PDS: a call to another
+        ``service_url`` is unauthenticated (use ``proxy=`` to reach another
+        service with the user's identity; the PDS signs for it).
+        """
+        state = self._store.state
+        if service_url is None:
+            if state is None:
+                if self._base_url is None:
+                    raise NotAuthenticatedError(
+                        "Not authenticated: log in, or pass service_url for a public call"
+                    )
+                return self._base_url, False
+            return state.pds_url, True if auth is None else auth
+        if not (isinstance(service_url, str) and service_url.startswith(("https://", "http://"))):
+            raise InvalidArgumentError(f"service_url must be an http(s) URL, got {service_url!r}")
+        base = service_url.rstrip("/")
+        if auth:
+            if state is None:
+                raise NotAuthenticatedError("Not authenticated: call login() first")
+            if base != state.pds_url:
+                raise InvalidArgumentError(
+                    "the session's tokens only go to its own PDS; use proxy= to reach another"
+                    " service as this user"
+                )
+        return base, bool(auth)
+
+    def query(
+        self,
+        nsid: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        proxy: str | None = None,
+        accept_labelers: Sequence[str] | None = None,
+        service_url: str | None = None,
+        auth: bool | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Call any XRPC query (``GET /xrpc/<nsid>``) and return its JSON answer.
+
+        Args:
+            nsid: the method, e.g. ``app.bsky.actor.getProfile``.
+            params: query parameters: str, int, bool, ``None`` (left out) or a
+                list of those (the key repeats).
+            proxy: ``"<did>#<service id>"``: the PDS forwards the call to that
+                service (``atproto-proxy``), signed as this user.
+            accept_labelers: labeler DIDs (each may end ``;redact``) for
+                ``atproto-accept-labelers``.
+            service_url: send to this server instead of the session's PDS
+                (unauthenticated; the session's tokens never leave its PDS).
+            auth: sign with the session (default: when the call goes to the
+                session's PDS).
+            headers: extra request headers.
+
+        Queries change nothing, so failed ones are retried within the client's
+        ``RetryPolicy``. Bad arguments raise ``InvalidArgumentError`` (or
+        ``InvalidIdentifierError`` for the NSID) before any request; server
+        errors are typed ``XrpcError`` subclasses.
+        """
+        extra = call_headers(nsid, proxy=proxy, accept_labelers=accept_labelers, headers=headers)
+        base, signed = self._call_target(service_url, auth)
+        return self._xrpc.query(base, nsid, check_params(params), auth=signed, headers=extra)
+
+    def procedure(
+        self,
+        nsid: str,
+        input: Any = None,
+        *,
+        params: Mapping[str, Any] | None = None,
+        content_type: str | None = None,
+        idempotent: bool = False,
+        proxy: str | None = None,
+        accept_labelers: Sequence[str] | None = None,
+        service_url: str | None = None,
+        auth: bool | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Call any XRPC procedure (``POST /xrpc/<nsid>``) and return its JSON answer.
+
+        Args:
+            nsid: the method, e.g. ``com.atproto.repo.createRecord``.
+            input: the body: JSON-serialisable data, or ``bytes`` sent raw with
+                ``content_type`` (``application/octet-stream`` by default).
+            params: query parameters, as for :meth:`query`.
+            content_type: the ``Content-Type`` of a ``bytes`` input.
+            idempotent: whether sending the call twice does no more than once;
+                only then is it resent after a failure that may have reached
+                the server (a connect failure or a 429 is always retried).
+            proxy, accept_labelers, service_url, auth, headers: as for :meth:`query`.
+
+        Returns ``{}`` for an empty answer.
+        """
+        extra = call_headers(nsid, proxy=proxy, accept_labelers=accept_labelers, headers=headers)
+        base, signed = self._call_target(service_url, auth)
+        if isinstance(input, (bytes, bytearray, memoryview)):
+            return self._xrpc.procedure(
+                base,
+                nsid,
+                content=bytes(input),
+                content_type=content_type or "application/octet-stream",
+                params=check_params(params),
+                auth=signed,
+                headers=extra,
+                idempotent=idempotent,
+            )
+        if content_type is not None and content_type != "application/json":
+            raise InvalidArgumentError("content_type is for bytes input; data goes as JSON")
+        return self._xrpc.procedure(
+            base,
+            nsid,
+            input,
+            params=check_params(params),
+            auth=signed,
+            headers=extra,
+            idempotent=idempotent,
+        )
+
+    def iter_query(
+        self,
+        nsid: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        proxy: str | None = None,
+        accept_labelers: Sequence[str] | None = None,
+        service_url: str | None = None,
+        auth: bool | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Iterator[bytes]:
+        """Call a query whose answer is bytes (a CAR file, a blob) and stream it in chunks.
+
+        For large outputs such as ``com.atproto.sync.getRepo``: memory stays at
+        one chunk whatever the size. The request is sent on the first
+        ``next()``; a failure before the answer starts is retried like any
+        query, a failure while streaming reaches the caller. Arguments as for
+        :meth:`query`.
+        """
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size <= 0:
+            raise InvalidArgumentError(f"chunk_size must be a positive int, got {chunk_size!r}")
+        extra = call_headers(nsid, proxy=proxy, accept_labelers=accept_labelers, headers=headers)
+        base, signed = self._call_target(service_url, auth)
+        request = self._http.build_request(
+            "GET", xrpc_url(base, nsid), params=encode_params(check_params(params)), headers=extra
+        )
+        response = self._xrpc.send(request, nsid, auth=signed, stream=True)
+        try:
+            with wrap_transport_errors(nsid):
+                for chunk in response.iter_bytes(chunk_size):
+                    yield chunk
+        finally:
+            response.close()
+
+    def query_bytes(
+        self,
+        nsid: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        max_bytes: int = 64 * 1024 * 1024,
+        proxy: str | None = None,
+        accept_labelers: Sequence[str] | None = None,
+        service_url: str | None = None,
+        auth: bool | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> bytes:
+        """Call a query whose answer is bytes and return them, at most ``max_bytes``.
+
+        Raises ``ResponseTooLargeError`` past ``max_bytes`` (use
+        :meth:`iter_query` to stream a large answer). Arguments as for :meth:`query`.
+        """
+        check_limit(max_bytes, upper=None)
+        buffer = bytearray()
+        for chunk in self.iter_query(
+            nsid,
+            params,
+            proxy=proxy,
+            accept_labelers=accept_labelers,
+            service_url=service_url,
+            auth=auth,
+            headers=headers,
+        ):
+            buffer += chunk
+            if len(buffer) > max_bytes:
+                raise ResponseTooLargeError(f"{nsid}: response body exceeds {max_bytes} bytes")
+        return bytes(buffer)
 
     # -- records -------------------------------------------------------------
 

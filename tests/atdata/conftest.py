@@ -141,7 +141,7 @@ def _our_options(pds: PdsProcess, dns: DnsServer) -> dict[str, Any]:
     return {"plc_url": pds.plc_url, "resolver": resolver}
 
 
-def _reference_login(pds: PdsProcess, acct: Any) -> Any:
+def _reference_login(pds: PdsProcess, acct: Any, **extra: Any) -> Any:
     """atdata's own client, logged in (diagnostic runs only).
 
     The atproto SDK's ``login`` ends with ``app.bsky.actor.getProfile``, which a
@@ -160,16 +160,16 @@ def _reference_login(pds: PdsProcess, acct: Any) -> Any:
         client = ad.AtmosphereClient(_client=sdk)
         client.login(acct.handle, acct.password)
         return client
-    client = ad.Atmosphere(_client=sdk)
+    client = ad.Atmosphere(_client=sdk, **extra)
     client._login(acct.handle, acct.password)
     return client
 
 
-def _login(pds: PdsProcess, dns: DnsServer, handle: str) -> Any:
+def _login(pds: PdsProcess, dns: DnsServer, handle: str, **extra: Any) -> Any:
     acct = pds.account(handle)
     if REFERENCE:
-        return _reference_login(pds, acct)
-    options = _our_options(pds, dns)
+        return _reference_login(pds, acct, **extra)
+    options = {**_our_options(pds, dns), **extra}
     if FACE == "v03":
         from atmosphere import AtmosphereClient
 
@@ -182,12 +182,17 @@ def _login(pds: PdsProcess, dns: DnsServer, handle: str) -> Any:
 
 
 @pytest.fixture(scope="session")
-def make_client(pds: PdsProcess, dns: DnsServer) -> Iterator[Callable[[str], Any]]:
-    """``make_client(handle)``: a fresh client of the face under test, logged in."""
+def make_client(pds: PdsProcess, dns: DnsServer) -> Iterator[Callable[..., Any]]:
+    """``make_client(handle, **options)``: a fresh client of the face under test, logged in.
+
+    ``options`` go to the constructor (0.3) or to ``Atmosphere.login`` (0.7),
+    e.g. ``appview=...``; every client also gets the loopback ``plc_url`` and a
+    resolver that asks the loopback DNS server.
+    """
     made: list[Any] = []
 
-    def make(handle: str) -> Any:
-        client = _login(pds, dns, handle)
+    def make(handle: str, **options: Any) -> Any:
+        client = _login(pds, dns, handle, **options)
         made.append(client)
         return client
 
@@ -196,6 +201,24 @@ def make_client(pds: PdsProcess, dns: DnsServer) -> Iterator[Callable[[str], Any
         close = getattr(client, "close", None)
         if callable(close):
             close()
+
+
+@pytest.fixture(scope="session")
+def atmosphere_cls() -> Any:
+    """The 0.7 face's class: ours, or atdata's own in a reference run."""
+    if REFERENCE:
+        from atdata.atmosphere import Atmosphere as theirs
+
+        return theirs
+    from atmosphere import Atmosphere as ours
+
+    return ours
+
+
+@pytest.fixture(scope="session")
+def client_options(pds: PdsProcess, dns: DnsServer) -> dict[str, Any]:
+    """Extra keyword options for constructing our clients directly (none for atdata's)."""
+    return {} if REFERENCE else _our_options(pds, dns)
 
 
 @pytest.fixture(scope="session")

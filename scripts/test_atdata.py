@@ -106,40 +106,74 @@ def find_python() -> str:
     sys.exit(2)
 
 
-def _cache_key(python: str, atdata_version: str) -> str:
-    real = os.path.realpath(python)
-    info = subprocess.run(
+def _digest(payload: object) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _base_key(python: str, atdata_version: str) -> str:
+    """What the venv itself depends on: the interpreter, atdata and the tools."""
+    version = subprocess.run(
         [python, "-c", "import sys; print(sys.version)"],
         capture_output=True,
         text=True,
         check=True,
-    ).stdout
-    payload = {
-        "python": real,
-        "python_version": info.strip(),
-        "atdata": atdata_version,
-        "tools": TOOLS,
-        "pyproject": hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest(),
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    ).stdout.strip()
+    return _digest(
+        {
+            "python": os.path.realpath(python),
+            "version": version,
+            "atdata": atdata_version,
+            "tools": TOOLS,
+        }
+    )
+
+
+def _project_key() -> str:
+    """What the editable install of this project depends on: its pyproject.toml."""
+    return _digest(hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest())
+
+
+def _pip(venv: Path, *args: str) -> None:
+    """``pip install`` into ``venv``; its chatter goes to install.log, shown on failure."""
+    log = venv / "install.log"
+    cmd = [
+        str(venv / "bin" / "python"),
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        *args,
+    ]
+    with log.open("a") as out:
+        out.write(f"$ {' '.join(cmd)}\n")
+        out.flush()
+        done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=False)
+    if done.returncode != 0:
+        tail = log.read_text().splitlines()[-40:]
+        _log("pip failed; the end of " + str(log.relative_to(ROOT)) + ":\n" + "\n".join(tail))
+        sys.exit(done.returncode)
 
 
 def ensure_venv(python: str, atdata_version: str) -> Path:
-    """The venv for one atdata version, (re)built when its cache key changed."""
+    """The venv for one atdata version: built when missing or when its pins or
+    interpreter changed; this project reinstalled when pyproject.toml changed."""
     venv = VENVS / atdata_version
-    stamp = venv / ".atmosphere-stamp"
-    key = _cache_key(python, atdata_version)
-    if stamp.is_file() and stamp.read_text().strip() == key:
-        return venv
-    _log(f"building {venv.relative_to(ROOT)} (atdata=={atdata_version}); first run takes minutes")
-    if venv.exists():
-        shutil.rmtree(venv)
-    subprocess.run([python, "-m", "venv", str(venv)], check=True)
-    vpy = str(venv / "bin" / "python")
-    pip = [vpy, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, f"atdata=={atdata_version}", *TOOLS, "-e", str(ROOT)], check=True)
-    stamp.write_text(key + "\n")
+    base_stamp = venv / ".stamp-base"
+    project_stamp = venv / ".stamp-project"
+    base_key = _base_key(python, atdata_version)
+    if not (base_stamp.is_file() and base_stamp.read_text().strip() == base_key):
+        _log(f"building {venv.relative_to(ROOT)} (atdata=={atdata_version}); takes minutes once")
+        if venv.exists():
+            shutil.rmtree(venv)
+        subprocess.run([python, "-m", "venv", str(venv)], check=True)
+        _pip(venv, "--upgrade", "pip")
+        _pip(venv, f"atdata=={atdata_version}", *TOOLS)
+        base_stamp.write_text(base_key + "\n")
+    project_key = _project_key()
+    if not (project_stamp.is_file() and project_stamp.read_text().strip() == project_key):
+        _log(f"installing this project (editable) into {venv.relative_to(ROOT)}")
+        _pip(venv, "-e", str(ROOT))
+        project_stamp.write_text(project_key + "\n")
     return venv
 
 

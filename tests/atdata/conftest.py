@@ -89,6 +89,10 @@ def _loopback_only() -> Iterator[None]:
     """Refuse name lookups and connections to anything but loopback."""
     real_getaddrinfo = socket.getaddrinfo
     real_connect = socket.socket.connect
+    real_sendto = socket.socket.sendto
+
+    def refuse(host: Any) -> None:
+        raise ConnectionRefusedError(f"test-atdata: network beyond loopback refused ({host})")
 
     def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
         if not _is_loopback_host(host):
@@ -97,18 +101,24 @@ def _loopback_only() -> Iterator[None]:
 
     def connect(self: socket.socket, address: Any) -> Any:
         if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback_host(address[0]):
-            raise ConnectionRefusedError(
-                f"test-atdata: network beyond loopback refused ({address[0]})"
-            )
+            refuse(address[0])
         return real_connect(self, address)
+
+    def sendto(self: socket.socket, data: Any, *args: Any) -> Any:
+        address = args[-1]
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback_host(address[0]):
+            refuse(address[0])
+        return real_sendto(self, data, *args)
 
     socket.getaddrinfo = getaddrinfo  # type: ignore[assignment]
     socket.socket.connect = connect  # type: ignore[method-assign]
+    socket.socket.sendto = sendto  # type: ignore[method-assign,assignment]
     try:
         yield
     finally:
         socket.getaddrinfo = real_getaddrinfo  # type: ignore[assignment]
         socket.socket.connect = real_connect  # type: ignore[method-assign]
+        socket.socket.sendto = real_sendto  # type: ignore[method-assign]
 
 
 # -- servers -------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -373,6 +374,28 @@ def test_dataset_publish_with_blobs_and_to_dataset(
     assert parse_qs(urlsplit(url).query) == {"did": [alice.did], "cid": [compute_cid(data)]}
     assert alice.get_blob(alice.did, compute_cid(data)) == data
     assert pairs(loader.to_dataset(uri, Reading).ordered()) == pairs(samples)
+
+
+def test_to_dataset_over_http_urls(alice: Any, schema_uri: str, tmp_path: Path) -> None:
+    # A URL-stored dataset read back end to end: the shard is served by the
+    # PDS (a blob kept alive by a blob-stored record), its URL from our client.
+    samples = readings(3, tag="http")
+    _, data = shard(tmp_path, samples)
+    DatasetPublisher(alice).publish_with_blobs([data], schema_uri, name=_unique("keep"))
+    url = alice.get_blob_url(alice.did, compute_cid(data))
+    uri = DatasetPublisher(alice).publish_with_urls([url], schema_uri, name=_unique("http"))
+    loader = DatasetLoader(alice)
+    assert loader.get_storage_type(uri) == "http"
+    assert pairs(loader.to_dataset(uri, Reading).ordered()) == pairs(samples)
+
+
+def test_network_beyond_loopback_is_refused() -> None:
+    # The session's guard: atdata's hard-coded plc.directory / bsky.social
+    # paths must fail at once, never reach the network.
+    with pytest.raises(OSError):
+        socket.getaddrinfo("plc.directory", 443)
+    with pytest.raises(OSError):
+        socket.create_connection(("192.0.2.1", 80), timeout=1)
 
 
 def test_pds_blob_store_and_blob_refs(alice: Any, schema_uri: str, tmp_path: Path) -> None:

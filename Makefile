@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PDS_DIR := fixtures/pds
 
-.PHONY: install pds-install test test-unit test-pds demo lint typecheck check bench clean unasync check-generated
+.PHONY: install pds-install test test-unit test-pds test-atdata demo lint typecheck check bench clean unasync check-generated
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ test-unit: install
 test-pds: install pds-install
 	$(BIN)/python -m pytest tests/pds
 
+## test-atdata: atdata's own flows (0.3 and 0.7 from PyPI) with our clients, in .venv-atdata/ (Python >= 3.12; ATDATA_ARGS=... for the script)
+test-atdata: pds-install
+	$(PYTHON) scripts/test_atdata.py $(ATDATA_ARGS)
+
 ## demo: start a local PDS and walk the client through an atdata publishing flow
 demo: install pds-install
 	$(BIN)/python examples/run_demo_local.py
@@ -58,4 +62,4 @@ bench: install pds-install
 	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(PDS_DIR)/node_modules $(PDS_DIR)/.node .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-atdata $(PDS_DIR)/node_modules $(PDS_DIR)/.node .mypy_cache .ruff_cache .pytest_cache

@@ -18,3 +18,8 @@ def dns_server() -> Iterator[DnsServer]:
     """A loopback DNS server (UDP+TCP); tests set the TXT records they need."""
     with DnsServer() as server:
         yield server
+
+
+# tests/atdata/ runs in its own venv with atdata installed (make test-atdata,
+# scripts/test_atdata.py); the main suite never collects it.
+collect_ignore = ["atdata"]

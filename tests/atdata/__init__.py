@@ -1,0 +1,1 @@
+"""atdata's own flows driven with this project's clients (``make test-atdata``)."""

@@ -25,19 +25,16 @@ import importlib.metadata
 import ipaddress
 import os
 import socket
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.dns_server import DnsServer
+from tests.support.pds import PdsProcess, start_pds
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "fixtures" / "pds"))
-
-from launcher import PdsProcess, start_pds  # noqa: E402
-
-from tests.support.dns_server import DnsServer  # noqa: E402
 
 os.environ.setdefault("ATMOSPHERE_ALLOW_PRIVATE_HOSTS", "1")
 

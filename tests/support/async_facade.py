@@ -3,6 +3,10 @@
 ``SyncFacade(obj, loop)`` forwards attribute access to ``obj``; coroutine
 methods are run to completion on ``loop``, async-iterator methods are drained
 into a list iterator, and ``with`` closes the object with ``aclose()``.
+Setting an attribute on the facade sets it on ``obj`` (so a test can inject,
+say, ``client._xrpc.sleep``: for an async target it must be a coroutine
+function). It is the one async adapter of the suites; the ``flavour`` fixture
+(tests/support/flavours.py) builds the objects it wraps.
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ async def _drain(iterator: AsyncIterator[Any]) -> list[Any]:
 class SyncFacade:
     """A synchronous view of an asyncio object (tests only)."""
 
+    _OWN = frozenset({"_target", "_loop"})
+
     def __init__(self, target: Any, loop: asyncio.AbstractEventLoop) -> None:
-        self._target = target
-        self._loop = loop
+        object.__setattr__(self, "_target", target)
+        object.__setattr__(self, "_loop", loop)
 
     @property
     def target(self) -> Any:
@@ -43,6 +49,12 @@ class SyncFacade:
             return SyncFacade(attr, self._loop)  # e.g. client.resolver
         return attr
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in self._OWN:
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._target, name, value)
+
     def _sync(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         def call(*args: Any, **kwargs: Any) -> Any:
             return self._loop.run_until_complete(fn(*args, **kwargs))
@@ -61,3 +73,8 @@ class SyncFacade:
     def close(self) -> None:
         """``await target.aclose()``."""
         self._loop.run_until_complete(self._target.aclose())
+
+
+def unwrap(obj: Any) -> Any:
+    """The async object behind a facade; any other object unchanged."""
+    return obj.target if isinstance(obj, SyncFacade) else obj

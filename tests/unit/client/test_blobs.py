@@ -2,7 +2,7 @@
 
 Sources and verification are tested directly; the client through the fake PDS
 (``httpx.MockTransport``); the timeouts against a real loopback socket that
-reads slowly.
+reads slowly. The client tests run on both flavours (the ``flavour`` fixture).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from atmosphere._defaults import DEFAULT_TIMEOUT
 from atmosphere._retry import RetryPolicy
 from atmosphere._sync.blobs import iter_verified, write_verified
 from tests.support.fake_pds import FakePds, blob_cid
+from tests.support.flavours import Flavour
 
 PDS_URL = "https://pds.test"
 PASSWORD = "hunter2"
@@ -432,12 +433,9 @@ def fake() -> FakePds:
 
 
 @pytest.fixture
-def client(fake: FakePds) -> Iterator[AtmosphereClient]:
+def client(fake: FakePds, flavour: Flavour) -> Iterator[AtmosphereClient]:
     policy = RetryPolicy(backoff_base=0.001, jitter=0.0)
-    with (
-        httpx.Client(transport=httpx.MockTransport(fake)) as http,
-        AtmosphereClient(PDS_URL, _client=http, retry=policy) as client,
-    ):
+    with flavour.client(PDS_URL, _client=flavour.http(fake), retry=policy) as client:
         client.login("alice.test", PASSWORD)
         fake.requests.clear()
         fake.calls.clear()
@@ -606,7 +604,7 @@ class _SmallBufferServer(http.server.ThreadingHTTPServer):
         pass  # a client that gave up: the test itself reports it
 
 
-def test_slow_but_moving_upload_outlasts_every_timeout(tmp_path: Path) -> None:
+def test_slow_but_moving_upload_outlasts_every_timeout(tmp_path: Path, flavour: Flavour) -> None:
     server = _SmallBufferServer(("127.0.0.1", 0), _SlowPds)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -618,11 +616,9 @@ def test_slow_but_moving_upload_outlasts_every_timeout(tmp_path: Path) -> None:
         # Small socket buffers on both ends, so the client really waits on
         # every write (rather than handing the whole body to the kernel).
         small = [(socket.SOL_SOCKET, socket.SO_SNDBUF, 32 * 1024)]
-        transport = httpx.HTTPTransport(socket_options=small)
-        with (
-            httpx.Client(timeout=0.5, transport=transport) as http,
-            AtmosphereClient(url, _client=http) as client,
-        ):
+        transport = flavour.transport(socket_options=small)
+        http = flavour.http(timeout=0.5, transport=transport)
+        with flavour.client(url, _client=http) as client:
             client.login("slow.test", "pw")
             started = time.monotonic()
             ref = client.upload_blob(path)

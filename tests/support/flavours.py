@@ -121,12 +121,6 @@ class Flavour:
             return obj
         return SyncFacade(obj, self.loop)
 
-    def run(self, awaitable_or_value: Any) -> Any:
-        """The value of a coroutine run on this loop (async); any other value unchanged."""
-        if self.loop is not None and asyncio.iscoroutine(awaitable_or_value):
-            return self.loop.run_until_complete(awaitable_or_value)
-        return awaitable_or_value
-
     def http(self, handler: Callable[..., Any] | None = None, /, **kwargs: Any) -> Any:
         """An ``httpx.Client`` / ``httpx.AsyncClient`` of this flavour, closed at teardown.
 

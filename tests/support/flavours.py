@@ -15,7 +15,8 @@ What differs between the flavours, and how a test spells it:
   closed when the test ends;
 - a raw streamed body: ``flavour.stream(chunks)`` (the iterable itself, or an
   async generator over it);
-- an injected wait: ``flavour.sleeper(fn)`` (``fn``, or a coroutine function
+- a function the library awaits in asyncio (an injected ``sleep``, an httpx
+  event hook): ``flavour.callback(fn)`` (``fn``, or a coroutine function
   calling it);
 - a DNS resolver: ``flavour.dns(resolver)`` (the dnspython sync resolver, or an
   async twin asking the same servers; :class:`NoDns` becomes :class:`AsyncNoDns`).
@@ -164,10 +165,10 @@ class Flavour:
     def xrpc(self, http: Any, **kwargs: Any) -> Any:
         """An ``XrpcClient``, or a facade over an ``AsyncXrpcClient``.
 
-        ``sleep`` is given as a plain function (see :meth:`sleeper`).
+        ``sleep`` is given as a plain function (see :meth:`callback`).
         """
         if "sleep" in kwargs:
-            kwargs["sleep"] = self.sleeper(kwargs["sleep"])
+            kwargs["sleep"] = self.callback(kwargs["sleep"])
         if self.loop is None:
             return XrpcClient(http, **kwargs)
         return self.wrap(AsyncXrpcClient(http, **kwargs))
@@ -183,15 +184,16 @@ class Flavour:
         """A one-shot raw body: ``chunks`` itself (sync), or an async generator over it."""
         return _chunks(chunks) if self.is_async else chunks
 
-    def sleeper(self, fn: Callable[[float], Any]) -> Callable[[float], Any]:
-        """An injectable wait calling ``fn``: ``fn`` (sync), or a coroutine function (async)."""
+    def callback(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn`` (sync), or a coroutine function calling it (async): for what the
+        library awaits, such as ``XrpcClient``'s ``sleep`` or an httpx event hook."""
         if not self.is_async:
             return fn
 
-        async def sleep(seconds: float) -> None:
-            fn(seconds)
+        async def call(*args: Any) -> Any:
+            return fn(*args)
 
-        return sleep
+        return call
 
     def dns(self, resolver: dns.resolver.Resolver) -> Any:
         """``resolver`` (sync), or an asyncio resolver asking the same servers the same way."""

@@ -36,11 +36,13 @@ import dns.asyncresolver
 import dns.resolver
 import httpx
 
+from atmosphere._async import blobs as async_blobs
 from atmosphere._async.atdata import AsyncAtmosphereClient
 from atmosphere._async.auth import AsyncSessionAuth
 from atmosphere._async.resolver import AsyncIdentityResolver
 from atmosphere._async.xrpc import AsyncXrpcClient
 from atmosphere._session import SessionStore
+from atmosphere._sync import blobs as sync_blobs
 from atmosphere._sync.atdata import AtmosphereClient
 from atmosphere._sync.auth import SessionAuth
 from atmosphere._sync.resolver import IdentityResolver
@@ -113,6 +115,12 @@ class Flavour:
     def IdentityResolver(self) -> type[Any]:
         """``IdentityResolver`` or ``AsyncIdentityResolver``."""
         return AsyncIdentityResolver if self.is_async else IdentityResolver
+
+    @property
+    def blobs(self) -> Any:
+        """The blob streaming helpers: ``atmosphere._sync.blobs``, or a facade over
+        ``atmosphere._async.blobs`` (their chunk inputs go through :meth:`stream`)."""
+        return self.wrap(async_blobs) if self.is_async else sync_blobs
 
     # -- builders -----------------------------------------------------------------
 
@@ -215,4 +223,6 @@ class Flavour:
         while self._closers:
             self._closers.pop()()
         if self.loop is not None:
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            self.loop.run_until_complete(self.loop.shutdown_default_executor())
             self.loop.close()

@@ -939,6 +939,26 @@ def test_get_blob_missing(logged_in: AtmosphereClient) -> None:
         logged_in.get_blob(logged_in.did, blob_cid(b"never uploaded"))
 
 
+def test_iterators_send_nothing_before_the_first_next(
+    logged_in: AtmosphereClient, fake: FakePds, alice: Account
+) -> None:
+    cid = logged_in.upload_blob(b"lazy bytes")["ref"]["$link"]
+    uris = fill(fake, alice, DATASET, 3)
+    fake.requests.clear()
+    blobs = logged_in.iter_blob(logged_in.did, cid)
+    records = logged_in.iter_records(DATASET, page_size=2)
+    assert fake.requests == []
+    assert next(blobs) == b"lazy bytes"
+    assert [r.nsid for r in fake.requests] == [GET_BLOB]
+    assert next(records)["uri"] == uris[0]
+    assert next(records)["uri"] == uris[1]
+    assert fake.calls[LIST] == 1  # the second page only once the first is used up
+    assert next(records)["uri"] == uris[2]
+    assert fake.calls[LIST] == 2
+    blobs.close()
+    records.close()
+
+
 def test_iter_blob_and_download_blob(
     logged_in: AtmosphereClient, fake: FakePds, tmp_path: Path
 ) -> None:

@@ -1096,6 +1096,21 @@ def test_bad_input_is_refused_before_any_request(
 # -- rate limits and secrets -----------------------------------------------------------
 
 
+def test_retries_wait_through_the_transports_injected_sleep(
+    logged_in: AtmosphereClient, fake: FakePds, flavour: Flavour
+) -> None:
+    # Replacing an internal of either flavour (SyncFacade forwards the setting).
+    waits: list[float] = []
+    logged_in._xrpc.sleep = flavour.callback(waits.append)
+    for _ in range(2):
+        fake.inject(LIST, httpx.Response(503, json={"error": "Unavailable"}))
+    assert logged_in.list_records(DATASET) == ([], None)
+    assert fake.calls[LIST] == 3
+    assert len(waits) == 2  # default policy: 3 attempts, a backoff before each resend
+    assert 0.5 * 0.75 <= waits[0] <= 0.5  # backoff_base 0.5 s, minus up to 25 % jitter
+    assert 1.0 * 0.75 <= waits[1] <= 1.0  # doubled
+
+
 def test_rate_limit_is_exposed(logged_in: AtmosphereClient, fake: FakePds, alice: Account) -> None:
     fake.inject(
         LIST,

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
-from typing import cast
 
 import pytest
 
 from atmosphere import (
-    AsyncAtmosphereClient,
     AtmosphereClient,
     Create,
     Delete,
@@ -18,7 +15,7 @@ from atmosphere import (
     Update,
     XrpcError,
 )
-from tests.support.async_facade import SyncFacade
+from tests.support.flavours import Flavour
 from tests.support.pds import PdsProcess
 
 pytestmark = pytest.mark.pds
@@ -26,23 +23,13 @@ pytestmark = pytest.mark.pds
 C = "com.example.atmosphere.bulk"
 
 
-@pytest.fixture(params=["sync", "async"])
-def client(request: pytest.FixtureRequest, pds: PdsProcess) -> Iterator[AtmosphereClient]:
-    """Both clients; the async one through a sync view (tests/support/async_facade.py)."""
+@pytest.fixture
+def client(pds: PdsProcess, flavour: Flavour) -> Iterator[AtmosphereClient]:
+    """Both clients (the ``flavour`` fixture); the async one through a sync view."""
     acct = pds.account("bob.test")
-    if request.param == "sync":
-        with AtmosphereClient(pds.pds_url, plc_url=pds.plc_url) as c:
-            c.login(acct.handle, acct.password)
-            yield c
-        return
-    loop = asyncio.new_event_loop()
-    try:
-        facade = SyncFacade(AsyncAtmosphereClient(pds.pds_url, plc_url=pds.plc_url), loop)
-        with facade as c:
-            c.login(acct.handle, acct.password)
-            yield cast(AtmosphereClient, c)
-    finally:
-        loop.close()
+    with flavour.client(pds.pds_url, plc_url=pds.plc_url) as c:
+        c.login(acct.handle, acct.password)
+        yield c
 
 
 def test_create_records_batches_and_keeps_order(client: AtmosphereClient) -> None:

@@ -6,20 +6,16 @@ session by the ``pds`` fixture in conftest.py and never skipped.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import dns.asyncresolver
 import httpx
 import pytest
 
 from atmosphere import (
-    AsyncAtmosphereClient,
-    AsyncIdentityResolver,
     AtmosphereClient,
     AtUri,
     AuthenticationError,
@@ -36,8 +32,8 @@ from atmosphere import (
     XrpcError,
     compute_cid,
 )
-from tests.support.async_facade import SyncFacade
 from tests.support.dns_server import DnsServer
+from tests.support.flavours import Flavour
 from tests.support.pds import PdsProcess, mint_expired_access_token
 from tests.support.routing import RoutingTransport
 
@@ -57,70 +53,28 @@ def _blob(size: int, seed: str = "x") -> bytes:
 
 
 @pytest.fixture
-def resolver(pds: PdsProcess, dns_server: DnsServer) -> Iterator[IdentityResolver]:
-    """A resolver that sees the local PLC, the loopback DNS and the PDS's well-known."""
+def resolver(
+    pds: PdsProcess, dns_server: DnsServer, flavour: Flavour
+) -> Iterator[IdentityResolver]:
+    """A resolver of the test's flavour that sees the local PLC, the loopback DNS
+    and the PDS's well-known."""
     routes = {a.handle: pds.pds_url for a in pds.accounts}
-    with httpx.Client(transport=RoutingTransport(routes, passthrough=True)) as http:
-        res = IdentityResolver(
-            http=http, dns_resolver=dns_server.make_resolver(), plc_url=pds.plc_url, timeout=5
-        )
+    http = flavour.http(transport=RoutingTransport(routes, passthrough=True))
+    with flavour.resolver(
+        http=http, dns_resolver=dns_server.make_resolver(), plc_url=pds.plc_url, timeout=5
+    ) as res:
         yield res
-        res.close()
 
 
 @pytest.fixture
-def async_resolver(
-    pds: PdsProcess, dns_server: DnsServer, event_loop: asyncio.AbstractEventLoop
-) -> Iterator[AsyncIdentityResolver]:
-    """The asyncio twin of ``resolver``: same PLC, DNS server and routes."""
-    routes = {a.handle: pds.pds_url for a in pds.accounts}
-    transport = RoutingTransport(routes, passthrough=True)
-    http = httpx.AsyncClient(transport=transport)
-    dns_async = dns.asyncresolver.Resolver(configure=False)
-    dns_async.nameservers = [dns_server.host]
-    dns_async.port = dns_server.port
-    dns_async.lifetime = dns_async.timeout = 2.0
-    yield AsyncIdentityResolver(http=http, dns_resolver=dns_async, plc_url=pds.plc_url, timeout=5)
-    event_loop.run_until_complete(http.aclose())
-    event_loop.run_until_complete(transport.aclose())
-
-
-@pytest.fixture
-def event_loop() -> Iterator[asyncio.AbstractEventLoop]:
-    """One event loop per test for the async client (no pytest-asyncio needed)."""
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
-
-
-@pytest.fixture(params=["sync", "async"])
-def make_client(
-    request: pytest.FixtureRequest,
-    resolver: IdentityResolver,
-    async_resolver: AsyncIdentityResolver,
-    event_loop: asyncio.AbstractEventLoop,
-) -> Callable[..., Any]:
+def make_client(flavour: Flavour) -> Callable[..., Any]:
     """Build an ``AtmosphereClient`` or, in the async run, a sync view of an
-    ``AsyncAtmosphereClient``: the same tests drive both clients."""
+    ``AsyncAtmosphereClient`` (the ``flavour`` fixture): the same tests drive both."""
 
     def make(base_url: str | None = None, *, count: Counter | None = None, **kwargs: Any) -> Any:
-        if request.param == "sync":
-            if count is not None:
-                http = httpx.Client(event_hooks={"request": [count]})
-                request.addfinalizer(http.close)
-                kwargs["_client"] = http
-            return AtmosphereClient(base_url, **kwargs)
-        if kwargs.get("resolver") is not None:
-            kwargs["resolver"] = async_resolver
         if count is not None:
-
-            async def hook(req: httpx.Request) -> None:
-                count(req)
-
-            ahttp = httpx.AsyncClient(event_hooks={"request": [hook]})
-            request.addfinalizer(lambda: event_loop.run_until_complete(ahttp.aclose()))
-            kwargs["_client"] = ahttp
-        return SyncFacade(AsyncAtmosphereClient(base_url, **kwargs), event_loop)
+            kwargs["_client"] = flavour.http(event_hooks={"request": [flavour.callback(count)]})
+        return flavour.client(base_url, **kwargs)
 
     return make
 

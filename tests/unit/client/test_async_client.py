@@ -1,9 +1,10 @@
 """AsyncAtmosphereClient against the in-memory fake PDS (asyncio, no pytest plugin).
 
-The async client is the source the sync one is generated from, and the whole
-real-PDS integration suite runs against both (tests/test_integration.py);
-these tests cover what only asyncio has: many coroutines sharing one refresh,
-async iterators and async blob bodies.
+The async client is the source the sync one is generated from; the unit
+suites that take the ``flavour`` fixture (tests/support/flavours.py) and the
+real-PDS integration suite run against both clients. The tests here are async
+only, written as native asyncio: many coroutines sharing one refresh,
+``upload_blobs``, async iterators consumed with ``async for``.
 """
 
 from __future__ import annotations

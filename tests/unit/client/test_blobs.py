@@ -2,7 +2,7 @@
 
 Sources and verification are tested directly; the client through the fake PDS
 (``httpx.MockTransport``); the timeouts against a real loopback socket that
-reads slowly.
+reads slowly. The client tests run on both flavours (the ``flavour`` fixture).
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ from atmosphere._blobsource import (
 from atmosphere._cid import cid_of_file
 from atmosphere._defaults import DEFAULT_TIMEOUT
 from atmosphere._retry import RetryPolicy
-from atmosphere._sync.blobs import iter_verified, write_verified
 from tests.support.fake_pds import FakePds, blob_cid
+from tests.support.flavours import Flavour
 
 PDS_URL = "https://pds.test"
 PASSWORD = "hunter2"
@@ -327,7 +327,7 @@ def test_blob_source_defaults() -> None:
     assert not source.spooled
 
 
-# -- verified downloads -----------------------------------------------------------------
+# -- verified downloads (both flavours: flavour.blobs is _sync.blobs or _async.blobs) ----
 
 
 def counting(chunks: list[bytes], produced: list[int]) -> Iterator[bytes]:
@@ -336,11 +336,11 @@ def counting(chunks: list[bytes], produced: list[int]) -> Iterator[bytes]:
         yield chunk
 
 
-def test_iter_verified_holds_the_last_chunk_back() -> None:
+def test_iter_verified_holds_the_last_chunk_back(flavour: Flavour) -> None:
     chunks = [b"a" * 10, b"b" * 10, b"c" * 10]
     cid = compute_cid(b"".join(chunks))
     produced: list[int] = []
-    out = iter_verified(counting(chunks, produced), cid, total=30)
+    out = flavour.blobs.iter_verified(flavour.stream(counting(chunks, produced)), cid, total=30)
     assert next(out) == chunks[0]
     assert produced == [0, 1]  # chunk 0 released only once chunk 1 arrived
     assert next(out) == chunks[1]
@@ -349,32 +349,44 @@ def test_iter_verified_holds_the_last_chunk_back() -> None:
         next(out)
 
 
-def test_iter_verified_never_releases_the_last_chunk_of_a_bad_blob() -> None:
+def test_iter_verified_never_releases_the_last_chunk_of_a_bad_blob(flavour: Flavour) -> None:
     chunks = [b"a" * 10, b"b" * 10, b"c" * 10]
     cid = compute_cid(b"a" * 10 + b"b" * 10 + b"C" + b"c" * 9)
     released: list[bytes] = []
     with pytest.raises(IntegrityError) as info:
-        released.extend(iter_verified(iter(chunks), cid))
+        released.extend(flavour.blobs.iter_verified(flavour.stream(iter(chunks)), cid))
     assert released == chunks[:2]
     assert info.value.expected == cid
     assert info.value.actual == compute_cid(b"".join(chunks))
 
 
-def test_iter_verified_progress() -> None:
+def test_iter_verified_progress(flavour: Flavour) -> None:
     chunks = [b"x" * 7, b"", b"y" * 3]
     seen, progress = recorder()
-    assert b"".join(iter_verified(chunks, compute_cid(b"x" * 7 + b"y" * 3), progress=progress))
+    assert b"".join(
+        flavour.blobs.iter_verified(
+            flavour.stream(chunks), compute_cid(b"x" * 7 + b"y" * 3), progress=progress
+        )
+    )
     assert seen == [(7, None), (10, None)]
     seen, progress = recorder()
-    assert list(iter_verified([], compute_cid(b""), total=0, progress=progress)) == []
+    assert (
+        list(
+            flavour.blobs.iter_verified(
+                flavour.stream([]), compute_cid(b""), total=0, progress=progress
+            )
+        )
+        == []
+    )
     assert seen == [(0, 0)]
 
 
-def test_write_verified_creates_a_normal_file(tmp_path: Path) -> None:
+def test_write_verified_creates_a_normal_file(flavour: Flavour, tmp_path: Path) -> None:
     data = data_of(100_000)
     target = tmp_path / "out.bin"
     chunks = [data[i : i + 4096] for i in range(0, len(data), 4096)]
-    assert write_verified(chunks, compute_cid(data), target) == len(data)
+    written = flavour.blobs.write_verified(flavour.stream(chunks), compute_cid(data), target)
+    assert written == len(data)
     assert target.read_bytes() == data
     assert os.listdir(tmp_path) == ["out.bin"]
     umask = os.umask(0)
@@ -382,15 +394,17 @@ def test_write_verified_creates_a_normal_file(tmp_path: Path) -> None:
     assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask  # not mkstemp's 0600
 
 
-def test_write_verified_replaces_an_existing_file(tmp_path: Path) -> None:
+def test_write_verified_replaces_an_existing_file(flavour: Flavour, tmp_path: Path) -> None:
     target = tmp_path / "out.bin"
     target.write_bytes(b"old")
-    write_verified([b"new"], compute_cid(b"new"), target)
+    flavour.blobs.write_verified(flavour.stream([b"new"]), compute_cid(b"new"), target)
     assert target.read_bytes() == b"new"
 
 
 @pytest.mark.parametrize("failure", ["tampered", "broken stream", "interrupted"])
-def test_write_verified_failure_leaves_nothing(tmp_path: Path, failure: str) -> None:
+def test_write_verified_failure_leaves_nothing(
+    flavour: Flavour, tmp_path: Path, failure: str
+) -> None:
     data = data_of(50_000)
     target = tmp_path / "out.bin"
     existing = tmp_path / "existing.bin"
@@ -411,14 +425,16 @@ def test_write_verified_failure_leaves_nothing(tmp_path: Path, failure: str) -> 
     }[failure]
     for path in (target, existing):
         with pytest.raises(expected):
-            write_verified(chunks(), compute_cid(data), path)
+            flavour.blobs.write_verified(flavour.stream(chunks()), compute_cid(data), path)
     assert sorted(os.listdir(tmp_path)) == ["existing.bin"]  # no target, no temp file
     assert existing.read_bytes() == b"keep me"
 
 
-def test_write_verified_into_a_missing_directory(tmp_path: Path) -> None:
+def test_write_verified_into_a_missing_directory(flavour: Flavour, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
-        write_verified([b"x"], compute_cid(b"x"), tmp_path / "nope" / "out.bin")
+        flavour.blobs.write_verified(
+            flavour.stream([b"x"]), compute_cid(b"x"), tmp_path / "nope" / "out.bin"
+        )
     assert os.listdir(tmp_path) == []
 
 
@@ -433,12 +449,9 @@ def fake() -> FakePds:
 
 
 @pytest.fixture
-def client(fake: FakePds) -> Iterator[AtmosphereClient]:
+def client(fake: FakePds, flavour: Flavour) -> Iterator[AtmosphereClient]:
     policy = RetryPolicy(backoff_base=0.001, jitter=0.0)
-    with (
-        httpx.Client(transport=httpx.MockTransport(fake)) as http,
-        AtmosphereClient(PDS_URL, _client=http, retry=policy) as client,
-    ):
+    with flavour.client(PDS_URL, _client=flavour.http(fake), retry=policy) as client:
         client.login("alice.test", PASSWORD)
         fake.requests.clear()
         fake.calls.clear()
@@ -607,7 +620,7 @@ class _SmallBufferServer(http.server.ThreadingHTTPServer):
         pass  # a client that gave up: the test itself reports it
 
 
-def test_slow_but_moving_upload_outlasts_every_timeout(tmp_path: Path) -> None:
+def test_slow_but_moving_upload_outlasts_every_timeout(tmp_path: Path, flavour: Flavour) -> None:
     server = _SmallBufferServer(("127.0.0.1", 0), _SlowPds)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -619,11 +632,9 @@ def test_slow_but_moving_upload_outlasts_every_timeout(tmp_path: Path) -> None:
         # Small socket buffers on both ends, so the client really waits on
         # every write (rather than handing the whole body to the kernel).
         small = [(socket.SOL_SOCKET, socket.SO_SNDBUF, 32 * 1024)]
-        transport = httpx.HTTPTransport(socket_options=small)
-        with (
-            httpx.Client(timeout=0.5, transport=transport) as http,
-            AtmosphereClient(url, _client=http) as client,
-        ):
+        transport = flavour.transport(socket_options=small)
+        http = flavour.http(timeout=0.5, transport=transport)
+        with flavour.client(url, _client=http) as client:
             client.login("slow.test", "pw")
             started = time.monotonic()
             ref = client.upload_blob(path)

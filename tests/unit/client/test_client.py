@@ -1,4 +1,8 @@
-"""Unit tests for ``AtmosphereClient`` against the in-memory fake PDS (no network)."""
+"""Unit tests for ``AtmosphereClient`` against the in-memory fake PDS (no network).
+
+Every test runs on both flavours (the ``flavour`` fixture): the generated
+``AtmosphereClient`` and its source, ``AsyncAtmosphereClient``.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import dns.resolver
 import httpx
 import pytest
 
@@ -33,6 +36,7 @@ from atmosphere.errors import (
     SessionRefreshError,
     TransportError,
 )
+from tests.support.async_facade import unwrap
 from tests.support.fake_pds import (
     Account,
     FakePds,
@@ -43,6 +47,7 @@ from tests.support.fake_pds import (
     record_cid,
     route_by_host,
 )
+from tests.support.flavours import Flavour, NoDns
 
 PDS_URL = "https://pds.test"
 PASSWORD = "correct horse battery staple"
@@ -83,14 +88,14 @@ def alice(fake: FakePds) -> Account:
 
 
 @pytest.fixture
-def http(fake: FakePds) -> Iterator[httpx.Client]:
-    with httpx.Client(transport=httpx.MockTransport(fake)) as http:
-        yield http
+def http(fake: FakePds, flavour: Flavour) -> httpx.Client:
+    """The fake PDS behind an HTTP client of the test's flavour."""
+    return flavour.http(fake)  # type: ignore[no-any-return]
 
 
 @pytest.fixture
-def client(http: httpx.Client) -> Iterator[AtmosphereClient]:
-    with AtmosphereClient(PDS_URL, _client=http) as client:
+def client(http: httpx.Client, flavour: Flavour) -> Iterator[AtmosphereClient]:
+    with flavour.client(PDS_URL, _client=http) as client:
         yield client
 
 
@@ -100,16 +105,6 @@ def logged_in(client: AtmosphereClient, fake: FakePds) -> AtmosphereClient:
     fake.requests.clear()
     fake.calls.clear()
     return client
-
-
-class NoDns(dns.resolver.Resolver):
-    """A DNS resolver that knows no names, so handles resolve over HTTPS well-known."""
-
-    def __init__(self) -> None:
-        super().__init__(configure=False)
-
-    def resolve(self, *args: Any, **kwargs: Any) -> dns.resolver.Answer:
-        raise dns.resolver.NXDOMAIN
 
 
 @dataclass
@@ -127,7 +122,7 @@ class World:
 
 
 @pytest.fixture
-def world() -> Iterator[World]:
+def world(flavour: Flavour) -> Iterator[World]:
     home = FakePds("https://pds.test")
     alice = home.add_account("alice.test", PASSWORD)
     away = FakePds("https://pds2.test")
@@ -135,11 +130,11 @@ def world() -> Iterator[World]:
     plc = FakePlc("https://plc.test")
     plc.register(home, alice)
     plc.register(away, bob)
+    http = flavour.http(route_by_host(home, away))
+    lookups = flavour.http(route_by_host(plc, home, away))
     with (
-        httpx.Client(transport=httpx.MockTransport(route_by_host(home, away))) as http,
-        httpx.Client(transport=httpx.MockTransport(route_by_host(plc, home, away))) as lookups,
-        IdentityResolver(http=lookups, dns_resolver=NoDns(), plc_url=plc.url) as resolver,
-        AtmosphereClient(home.url, _client=http, resolver=resolver) as client,
+        flavour.resolver(http=lookups, dns_resolver=NoDns(), plc_url=plc.url) as resolver,
+        flavour.client(home.url, _client=http, resolver=resolver) as client,
     ):
         client.login("alice.test", PASSWORD)
         home.requests.clear()
@@ -150,11 +145,11 @@ def world() -> Iterator[World]:
 # -- construction, properties, lifecycle -----------------------------------------------
 
 
-def test_fresh_client_state(client: AtmosphereClient) -> None:
+def test_fresh_client_state(flavour: Flavour, client: AtmosphereClient) -> None:
     assert client.is_authenticated is False
     assert client.pds_url == PDS_URL
     assert client.rate_limit is None
-    assert isinstance(client.resolver, IdentityResolver)
+    assert isinstance(unwrap(client.resolver), flavour.IdentityResolver)
     assert client.namespace == NS
 
 
@@ -187,36 +182,36 @@ def test_writes_need_a_session(client: AtmosphereClient, fake: FakePds) -> None:
 
 
 @pytest.mark.parametrize("base_url", ["pds.test", "ftp://pds.test", ""])
-def test_base_url_must_be_http(base_url: str) -> None:
+def test_base_url_must_be_http(flavour: Flavour, base_url: str) -> None:
     with pytest.raises(InvalidArgumentError):
-        AtmosphereClient(base_url)
+        flavour.client(base_url)
 
 
-def test_namespace_must_be_nsid_like(http: httpx.Client) -> None:
+def test_namespace_must_be_nsid_like(flavour: Flavour, http: httpx.Client) -> None:
     with pytest.raises(InvalidIdentifierError):
-        AtmosphereClient(PDS_URL, _client=http, namespace="not a namespace")
+        flavour.client(PDS_URL, _client=http, namespace="not a namespace")
 
 
-def test_owned_http_client_is_closed() -> None:
-    with AtmosphereClient(PDS_URL) as client:
+def test_owned_http_client_is_closed(flavour: Flavour) -> None:
+    with flavour.client(PDS_URL) as client:
         owned = client._http
         assert not owned.is_closed
     assert owned.is_closed
 
 
-def test_injected_http_client_and_resolver_stay_open(world: World) -> None:
+def test_injected_http_client_and_resolver_stay_open(flavour: Flavour, world: World) -> None:
     world.client.close()
     assert not world.http.is_closed
     # The injected resolver (and its HTTP client) still works.
     assert world.resolver.resolve_pds(world.bob.did) == world.away.url
-    response = world.http.get(f"{world.home.url}/xrpc/{GET_SESSION}")
+    response = flavour.wrap(world.http).get(f"{world.home.url}/xrpc/{GET_SESSION}")
     assert response.status_code == 401
 
 
-def test_injected_resolver_is_not_closed() -> None:
-    resolver = IdentityResolver()  # owns its HTTP client; never used for a request here
-    with AtmosphereClient(PDS_URL, resolver=resolver) as client:
-        assert client.resolver is resolver
+def test_injected_resolver_is_not_closed(flavour: Flavour) -> None:
+    resolver = flavour.resolver()  # owns its HTTP client; never used for a request here
+    with flavour.client(PDS_URL, resolver=resolver) as client:
+        assert unwrap(client.resolver) is unwrap(resolver)
     assert not resolver._http.is_closed
     resolver.close()
     assert resolver._http.is_closed
@@ -275,7 +270,7 @@ def test_login_refuses_empty_credentials(
     assert fake.requests == []
 
 
-def test_login_follows_the_did_doc_to_the_real_pds() -> None:
+def test_login_follows_the_did_doc_to_the_real_pds(flavour: Flavour) -> None:
     entryway = FakePds("https://entryway.test")
     shard = FakePds("https://shard.test")
     alice = shard.add_account("alice.test", PASSWORD)
@@ -293,10 +288,8 @@ def test_login_follows_the_did_doc_to_the_real_pds() -> None:
             },
         ),
     )
-    with (
-        httpx.Client(transport=httpx.MockTransport(route_by_host(entryway, shard))) as http,
-        AtmosphereClient(entryway.url, _client=http) as client,
-    ):
+    http = flavour.http(route_by_host(entryway, shard))
+    with flavour.client(entryway.url, _client=http) as client:
         client.login("alice.test", PASSWORD)
         assert client.pds_url == shard.url
         client.create_record(DATASET, rec(name="x"))
@@ -304,8 +297,8 @@ def test_login_follows_the_did_doc_to_the_real_pds() -> None:
     assert entryway.calls[CREATE] == 0
 
 
-def test_login_without_base_url_resolves_the_pds(world: World) -> None:
-    with AtmosphereClient(_client=world.http, resolver=world.resolver) as client:
+def test_login_without_base_url_resolves_the_pds(flavour: Flavour, world: World) -> None:
+    with flavour.client(_client=world.http, resolver=world.resolver) as client:
         client.login("bob.test", "bob's password")
         assert client.did == world.bob.did
         assert client.pds_url == world.away.url
@@ -313,19 +306,19 @@ def test_login_without_base_url_resolves_the_pds(world: World) -> None:
     assert world.home.calls[CREATE_SESSION] == 0
 
 
-def test_login_by_did_without_base_url(world: World) -> None:
-    with AtmosphereClient(_client=world.http, resolver=world.resolver) as client:
+def test_login_by_did_without_base_url(flavour: Flavour, world: World) -> None:
+    with flavour.client(_client=world.http, resolver=world.resolver) as client:
         client.login(world.bob.did, "bob's password")
         assert client.handle == "bob.test"
     assert world.away.calls[CREATE_SESSION] == 1
 
 
-def test_login_never_falls_back_to_bsky_social(world: World) -> None:
+def test_login_never_falls_back_to_bsky_social(flavour: Flavour, world: World) -> None:
     bsky = FakePds("https://bsky.social")
     bsky.add_account("carol.test", "carol's password")  # its handle does not resolve
+    http = flavour.http(route_by_host(bsky))
     with (
-        httpx.Client(transport=httpx.MockTransport(route_by_host(bsky))) as http,
-        AtmosphereClient(_client=http, resolver=world.resolver) as client,
+        flavour.client(_client=http, resolver=world.resolver) as client,
         pytest.raises(HandleResolutionError, match=r"carol\.test"),
     ):
         client.login("carol.test", "carol's password")
@@ -347,13 +340,13 @@ def test_logout_revokes_the_refresh_token(logged_in: AtmosphereClient, fake: Fak
 
 
 def test_export_import_round_trip(
-    logged_in: AtmosphereClient, http: httpx.Client, fake: FakePds, alice: Account
+    flavour: Flavour, logged_in: AtmosphereClient, http: httpx.Client, fake: FakePds, alice: Account
 ) -> None:
     saved = logged_in.export_session()
     handle, did, access, refresh, pds = saved.split(":::")
     assert (handle, did, pds) == ("alice.test", alice.did, PDS_URL)
     assert access.count(".") == refresh.count(".") == 2
-    with AtmosphereClient(_client=http) as restored:
+    with flavour.client(_client=http) as restored:
         restored.login_with_session(saved)
         assert restored.did == alice.did
         assert restored.handle == "alice.test"
@@ -365,14 +358,12 @@ def test_export_import_round_trip(
     assert fake.sent(GET_SESSION)[0].bearer == access
 
 
-def test_login_with_four_field_session_uses_bsky_social() -> None:
+def test_login_with_four_field_session_uses_bsky_social(flavour: Flavour) -> None:
     bsky = FakePds("https://bsky.social")
     alice = bsky.add_account("alice.test", PASSWORD)
     access, refresh = bsky.issue_tokens(alice.did)
-    with (
-        httpx.Client(transport=httpx.MockTransport(route_by_host(bsky))) as http,
-        AtmosphereClient(_client=http) as client,
-    ):
+    http = flavour.http(route_by_host(bsky))
+    with flavour.client(_client=http) as client:
         client.login_with_session(f"alice.test:::{alice.did}:::{access}:::{refresh}")
         assert client.pds_url == "https://bsky.social"
         assert client.did == alice.did
@@ -381,11 +372,11 @@ def test_login_with_four_field_session_uses_bsky_social() -> None:
 
 
 def test_restored_session_with_expired_access_token_is_refreshed(
-    http: httpx.Client, fake: FakePds, alice: Account
+    flavour: Flavour, http: httpx.Client, fake: FakePds, alice: Account
 ) -> None:
     saved = fake.session_string(alice, access_exp=time.time() - 60)
     changes: list[str] = []
-    with AtmosphereClient(_client=http, on_session_change=changes.append) as client:
+    with flavour.client(_client=http, on_session_change=changes.append) as client:
         client.login_with_session(saved)
         assert client.is_authenticated
         assert fake.calls[REFRESH] == 1
@@ -398,11 +389,11 @@ def test_restored_session_with_expired_access_token_is_refreshed(
 
 
 def test_restored_session_refreshed_on_expired_token_answer(
-    http: httpx.Client, fake: FakePds, alice: Account
+    flavour: Flavour, http: httpx.Client, fake: FakePds, alice: Account
 ) -> None:
     saved = fake.session_string(alice)
     fake.expire_access_tokens()
-    with AtmosphereClient(_client=http) as client:
+    with flavour.client(_client=http) as client:
         client.login_with_session(saved)
         assert client.did == alice.did
     assert fake.calls[REFRESH] == 1
@@ -410,12 +401,12 @@ def test_restored_session_refreshed_on_expired_token_answer(
 
 
 def test_restored_session_with_revoked_refresh_token(
-    http: httpx.Client, fake: FakePds, alice: Account
+    flavour: Flavour, http: httpx.Client, fake: FakePds, alice: Account
 ) -> None:
     saved = fake.session_string(alice, access_exp=time.time() - 60)
     fake.revoke_refresh_tokens()
     changes: list[str] = []
-    with AtmosphereClient(_client=http, on_session_change=changes.append) as client:
+    with flavour.client(_client=http, on_session_change=changes.append) as client:
         with pytest.raises(SessionRefreshError) as info:
             client.login_with_session(saved)
         assert "revoked" in str(info.value)
@@ -428,11 +419,11 @@ def test_restored_session_with_revoked_refresh_token(
 
 
 def test_restored_session_rejected_by_the_server(
-    http: httpx.Client, fake: FakePds, alice: Account
+    flavour: Flavour, http: httpx.Client, fake: FakePds, alice: Account
 ) -> None:
     forged = fake.session_string(alice).split(":::")
     forged[2] = make_jwt({"sub": alice.did, "exp": time.time() + 3600})  # unknown to the PDS
-    with AtmosphereClient(_client=http) as client:
+    with flavour.client(_client=http) as client:
         with pytest.raises(InvalidTokenError):
             client.login_with_session(":::".join(forged))
         assert not client.is_authenticated
@@ -440,11 +431,11 @@ def test_restored_session_rejected_by_the_server(
 
 
 def test_restored_session_picks_up_a_new_handle(
-    http: httpx.Client, fake: FakePds, alice: Account
+    flavour: Flavour, http: httpx.Client, fake: FakePds, alice: Account
 ) -> None:
     saved = fake.session_string(alice)
     alice.handle = "alice2.test"
-    with AtmosphereClient(_client=http) as client:
+    with flavour.client(_client=http) as client:
         client.login_with_session(saved)
         assert client.handle == "alice2.test"
 
@@ -457,9 +448,11 @@ def test_malformed_session_string(client: AtmosphereClient, fake: FakePds, text:
     assert not client.is_authenticated
 
 
-def test_on_session_change_after_login_and_refresh(http: httpx.Client, fake: FakePds) -> None:
+def test_on_session_change_after_login_and_refresh(
+    flavour: Flavour, http: httpx.Client, fake: FakePds
+) -> None:
     changes: list[str] = []
-    with AtmosphereClient(PDS_URL, _client=http, on_session_change=changes.append) as client:
+    with flavour.client(PDS_URL, _client=http, on_session_change=changes.append) as client:
         client.login("alice.test", PASSWORD)
         assert changes == [client.export_session()]
         fake.expire_access_tokens()
@@ -715,9 +708,11 @@ def test_atdata_listing_limit_must_be_positive(logged_in: AtmosphereClient, fake
     assert fake.requests == []
 
 
-def test_custom_namespace(http: httpx.Client, fake: FakePds, alice: Account) -> None:
+def test_custom_namespace(
+    flavour: Flavour, http: httpx.Client, fake: FakePds, alice: Account
+) -> None:
     fake.add_record(alice, "org.example.data.sampleSchema", rec("org.example.data.sampleSchema"))
-    with AtmosphereClient(PDS_URL, _client=http, namespace="org.example.data") as client:
+    with flavour.client(PDS_URL, _client=http, namespace="org.example.data") as client:
         client.login("alice.test", PASSWORD)
         assert len(client.list_schemas()) == 1
         client.list_datasets()
@@ -947,6 +942,26 @@ def test_get_blob_missing(logged_in: AtmosphereClient) -> None:
         logged_in.get_blob(logged_in.did, blob_cid(b"never uploaded"))
 
 
+def test_iterators_send_nothing_before_the_first_next(
+    logged_in: AtmosphereClient, fake: FakePds, alice: Account
+) -> None:
+    cid = logged_in.upload_blob(b"lazy bytes")["ref"]["$link"]
+    uris = fill(fake, alice, DATASET, 3)
+    fake.requests.clear()
+    blobs = logged_in.iter_blob(logged_in.did, cid)
+    records = logged_in.iter_records(DATASET, page_size=2)
+    assert fake.requests == []
+    assert next(blobs) == b"lazy bytes"
+    assert [r.nsid for r in fake.requests] == [GET_BLOB]
+    assert next(records)["uri"] == uris[0]
+    assert next(records)["uri"] == uris[1]
+    assert fake.calls[LIST] == 1  # the second page only once the first is used up
+    assert next(records)["uri"] == uris[2]
+    assert fake.calls[LIST] == 2
+    blobs.close()
+    records.close()
+
+
 def test_iter_blob_and_download_blob(
     logged_in: AtmosphereClient, fake: FakePds, tmp_path: Path
 ) -> None:
@@ -1084,6 +1099,21 @@ def test_bad_input_is_refused_before_any_request(
 # -- rate limits and secrets -----------------------------------------------------------
 
 
+def test_retries_wait_through_the_transports_injected_sleep(
+    logged_in: AtmosphereClient, fake: FakePds, flavour: Flavour
+) -> None:
+    # Replacing an internal of either flavour (SyncFacade forwards the setting).
+    waits: list[float] = []
+    logged_in._xrpc.sleep = flavour.callback(waits.append)
+    for _ in range(2):
+        fake.inject(LIST, httpx.Response(503, json={"error": "Unavailable"}))
+    assert logged_in.list_records(DATASET) == ([], None)
+    assert fake.calls[LIST] == 3
+    assert len(waits) == 2  # default policy: 3 attempts, a backoff before each resend
+    assert 0.5 * 0.75 <= waits[0] <= 0.5  # backoff_base 0.5 s, minus up to 25 % jitter
+    assert 1.0 * 0.75 <= waits[1] <= 1.0  # doubled
+
+
 def test_rate_limit_is_exposed(logged_in: AtmosphereClient, fake: FakePds, alice: Account) -> None:
     fake.inject(
         LIST,
@@ -1099,13 +1129,17 @@ def test_rate_limit_is_exposed(logged_in: AtmosphereClient, fake: FakePds, alice
 
 
 def test_secrets_never_reach_errors_or_logs(
-    http: httpx.Client, fake: FakePds, alice: Account, caplog: pytest.LogCaptureFixture
+    flavour: Flavour,
+    http: httpx.Client,
+    fake: FakePds,
+    alice: Account,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="atmosphere")
     caplog.set_level(logging.DEBUG, logger="httpx")
     secrets: list[str] = [PASSWORD]
     errors: list[Exception] = []
-    with AtmosphereClient(PDS_URL, _client=http) as client:
+    with flavour.client(PDS_URL, _client=http) as client:
         try:
             client.login("alice.test", PASSWORD + "-typo")
         except AuthenticationError as exc:
@@ -1130,11 +1164,9 @@ def test_secrets_never_reach_errors_or_logs(
         assert secret not in caplog.text
 
 
-def test_transport_failure_is_typed() -> None:
-    with (
-        httpx.Client(transport=httpx.MockTransport(route_by_host())) as http,
-        AtmosphereClient(PDS_URL, _client=http) as offline,
-    ):
+def test_transport_failure_is_typed(flavour: Flavour) -> None:
+    http = flavour.http(route_by_host())
+    with flavour.client(PDS_URL, _client=http) as offline:
         with pytest.raises(TransportError) as info:
             offline.login("alice.test", PASSWORD)
         assert PASSWORD not in str(info.value)

@@ -3,7 +3,8 @@
 The fault server plays PLC directory, did:web host and ``/.well-known``
 endpoint; the loopback DNS server answers TXT lookups. Each hostile answer is
 rejected with the right error, within the response-size caps and timeouts,
-and nothing is sent to a PDS the identity did not legitimately name.
+and nothing is sent to a PDS the identity did not legitimately name. Every
+test runs on both flavours (the ``flavour`` fixture).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 
 from atmosphere import (
@@ -26,6 +26,7 @@ from atmosphere import (
 from tests.support.dns_server import DnsServer
 from tests.support.fake_pds import did_document
 from tests.support.fault_server import FaultServer, oversized, stall, trickle
+from tests.support.flavours import Flavour
 from tests.support.routing import RoutingTransport
 
 MALLORY = "did:plc:" + "m" * 24
@@ -58,20 +59,20 @@ class World:
 
 
 @pytest.fixture
-def world(dns_server: DnsServer) -> Iterator[World]:
+def world(dns_server: DnsServer, flavour: Flavour) -> Iterator[World]:
     with FaultServer() as server:
         alice = server.register("alice.test", "pw")
         transport = RoutingTransport(dict.fromkeys((*HOSTS, "127.0.0.1"), server.url))
+        http = flavour.http(transport=transport)
         with (
-            httpx.Client(transport=transport) as http,
-            IdentityResolver(
+            flavour.resolver(
                 http=http,
                 dns_resolver=dns_server.make_resolver(timeout=TIMEOUT),
                 plc_url=server.url,
                 timeout=TIMEOUT,
                 cache_size=0,
             ) as resolver,
-            AtmosphereClient(server.url, resolver=resolver) as client,
+            flavour.client(server.url, resolver=resolver) as client,
         ):
             try:
                 yield World(server, dns_server, transport, resolver, client, alice)

@@ -5,7 +5,8 @@ httpcore log what they really log) with every logger at DEBUG: a failed and a
 good login, reads, writes, blobs, a token refresh, retried and final errors,
 a restored session, a revoked one and a logout. Then every log record, every
 error (with its chained causes and attributes) and the reprs of the objects
-that hold secrets are searched for each secret the session ever used.
+that hold secrets are searched for each secret the session ever used. It runs
+on both flavours (the ``flavour`` fixture).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from atmosphere import AtmosphereClient, AtmosphereError, RetryPolicy
+from atmosphere import AtmosphereError, RetryPolicy
 from tests.support.fault_server import (
     FaultServer,
     bad_json,
@@ -29,6 +30,7 @@ from tests.support.fault_server import (
     reset,
     stall,
 )
+from tests.support.flavours import Flavour
 
 PASSWORD = "s3cret-app-password-xyz"
 WRONG = "wrong-s3cret-password-abc"
@@ -84,7 +86,7 @@ def _log_texts(records: list[logging.LogRecord]) -> list[str]:
 
 
 def test_a_full_session_leaks_no_secret(
-    everything_at_debug: None, caplog: pytest.LogCaptureFixture
+    everything_at_debug: None, caplog: pytest.LogCaptureFixture, flavour: Flavour
 ) -> None:
     caplog.set_level(logging.DEBUG)
     errors: list[BaseException] = []
@@ -92,7 +94,7 @@ def test_a_full_session_leaks_no_secret(
     sessions: list[str] = []
     with FaultServer() as server:
         alice = server.register("alice.test", PASSWORD)
-        with AtmosphereClient(
+        with flavour.client(
             server.url,
             plc_url=server.url,
             timeout=httpx.Timeout(0.5),
@@ -134,7 +136,7 @@ def test_a_full_session_leaks_no_secret(
 
             # a restored session on a second client, then a logout
             saved = client.export_session()
-            with AtmosphereClient(server.url, timeout=httpx.Timeout(0.5), retry=FAST) as other:
+            with flavour.client(server.url, timeout=httpx.Timeout(0.5), retry=FAST) as other:
                 server.pds.expire_access_tokens()
                 other.login_with_session(saved)  # refreshes on the way
                 sessions.append(other.export_session())

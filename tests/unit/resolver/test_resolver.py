@@ -1,22 +1,21 @@
 """IdentityResolver against fakes: HTTP through ``httpx.MockTransport``, DNS over the
-real DNS wire protocol against a loopback server (``tests/support/dns_server.py``)."""
+real DNS wire protocol against a loopback server (``tests/support/dns_server.py``).
+
+Every test runs on both flavours (the ``flavour`` fixture): ``IdentityResolver``
+and its source, ``AsyncIdentityResolver``.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any, cast
+from typing import Any
 
-import dns.asyncresolver
 import dns.exception
-import dns.resolver
 import httpx
 import pytest
 
-from atmosphere._async.resolver import AsyncIdentityResolver
 from atmosphere._identity import HANDLE_INVALID
 from atmosphere._sync.resolver import MAX_WELL_KNOWN_REDIRECTS, IdentityResolver
 from atmosphere._syntax import RESERVED_TLDS
@@ -27,6 +26,7 @@ from atmosphere.errors import (
     ResolutionError,
 )
 from tests.support.dns_server import DnsServer
+from tests.support.flavours import Flavour
 
 ALICE = "did:plc:alice234alice234alice234"
 BOB = "did:plc:bob234bob234bob234bob234"
@@ -144,61 +144,20 @@ def web() -> Web:
     return Web()
 
 
-def _async_dns(sync: dns.resolver.Resolver) -> dns.asyncresolver.Resolver:
-    """The async twin of a loopback-pointed sync dnspython resolver."""
-    twin = dns.asyncresolver.Resolver(configure=False)
-    twin.nameservers = list(sync.nameservers)
-    twin.port = sync.port
-    twin.timeout = sync.timeout
-    twin.lifetime = sync.lifetime
-    return twin
-
-
-class AsyncFacade:
-    """Drive an ``AsyncIdentityResolver`` through the sync API, one event loop each.
+@pytest.fixture
+def make(flavour: Flavour, dns_srv: DnsServer, web: Web) -> Callable[..., IdentityResolver]:
+    """Build resolvers of the test's flavour over the fake web and the loopback DNS server.
 
     The whole suite runs against both resolvers: the async one is the source
     the sync one is generated from (scripts/unasync.py), so both must pass.
     """
 
-    def __init__(self, resolver: AsyncIdentityResolver, loop: asyncio.AbstractEventLoop) -> None:
-        self._resolver = resolver
-        self._loop = loop
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._resolver, name)
-        if not inspect.iscoroutinefunction(attr):
-            return attr
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            return self._loop.run_until_complete(attr(*args, **kwargs))
-
-        return call
-
-
-@pytest.fixture(params=["sync", "async"])
-def make(
-    request: pytest.FixtureRequest, dns_srv: DnsServer, web: Web
-) -> Iterator[Callable[..., IdentityResolver]]:
-    closers: list[Callable[[], Any]] = []
-    loop = asyncio.new_event_loop()
-
     def make_resolver(**kwargs: Any) -> IdentityResolver:
         kwargs.setdefault("dns_resolver", dns_srv.make_resolver(timeout=2.0))
-        if request.param == "sync":
-            http = httpx.Client(transport=httpx.MockTransport(web))
-            closers.append(http.close)
-            return IdentityResolver(http=http, **kwargs)
-        ahttp = httpx.AsyncClient(transport=httpx.MockTransport(web))
-        closers.append(lambda: loop.run_until_complete(ahttp.aclose()))
-        kwargs["dns_resolver"] = _async_dns(kwargs["dns_resolver"])
-        facade = AsyncFacade(AsyncIdentityResolver(http=ahttp, **kwargs), loop)
-        return cast(IdentityResolver, facade)
+        resolver: IdentityResolver = flavour.resolver(http=flavour.http(web), **kwargs)
+        return resolver
 
-    yield make_resolver
-    for close in closers:
-        close()
-    loop.close()
+    return make_resolver
 
 
 @pytest.fixture
@@ -362,13 +321,12 @@ def test_well_known_redirect_loop(resolver: IdentityResolver, web: Web) -> None:
     assert len(web.requests) == MAX_WELL_KNOWN_REDIRECTS + 1
 
 
-def test_credentials_never_sent(dns_srv: DnsServer, web: Web) -> None:
+def test_credentials_never_sent(flavour: Flavour, dns_srv: DnsServer, web: Web) -> None:
     web.well_known("bob.test", BOB)
     web.plc(BOB, did_doc(BOB, "bob.test"))
-    transport = httpx.MockTransport(web)
-    with httpx.Client(transport=transport, auth=("user", "secret")) as http:
-        resolver = IdentityResolver(http=http, dns_resolver=dns_srv.make_resolver())
-        assert resolver.resolve("bob.test").did == BOB
+    http = flavour.http(web, auth=("user", "secret"))
+    resolver = flavour.resolver(http=http, dns_resolver=dns_srv.make_resolver())
+    assert resolver.resolve("bob.test").did == BOB
     assert web.requests
     assert all("authorization" not in r.headers for r in web.requests)
 
@@ -713,18 +671,18 @@ def test_errors_are_resolution_errors(resolver: IdentityResolver) -> None:
 # -- lifecycle -------------------------------------------------------------------------------
 
 
-def test_injected_client_left_open(dns_srv: DnsServer, web: Web) -> None:
+def test_injected_client_left_open(flavour: Flavour, dns_srv: DnsServer, web: Web) -> None:
     web.plc(ALICE)
-    with httpx.Client(transport=httpx.MockTransport(web)) as http:
-        with IdentityResolver(http=http, dns_resolver=dns_srv.make_resolver()) as resolver:
-            resolver.resolve_did(ALICE)
-        assert not http.is_closed
-        resolver.close()
-        assert not http.is_closed
+    http = flavour.http(web)
+    with flavour.resolver(http=http, dns_resolver=dns_srv.make_resolver()) as resolver:
+        resolver.resolve_did(ALICE)
+    assert not http.is_closed
+    resolver.close()
+    assert not http.is_closed
 
 
-def test_owned_client_closed(dns_srv: DnsServer) -> None:
-    with IdentityResolver(dns_resolver=dns_srv.make_resolver()) as resolver:
+def test_owned_client_closed(flavour: Flavour, dns_srv: DnsServer) -> None:
+    with flavour.resolver(dns_resolver=dns_srv.make_resolver()) as resolver:
         http = resolver._http
         assert not http.is_closed
     assert http.is_closed

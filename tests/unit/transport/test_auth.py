@@ -1,4 +1,8 @@
-"""Unit tests for Bearer signing and session refresh (``atmosphere.auth``)."""
+"""Unit tests for Bearer signing and session refresh (the session auth flow).
+
+Every test runs on both flavours (``SessionAuth`` + ``XrpcClient``, and their
+async sources) except the thread race, which is sync by nature.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from atmosphere.errors import (
     SessionRefreshError,
 )
 from tests.support.fake_pds import Account, FakePds
+from tests.support.flavours import Flavour
 
 GET_SESSION = "com.atproto.server.getSession"
 REFRESH = "com.atproto.server.refreshSession"
@@ -53,6 +58,7 @@ def clock() -> list[float]:
 @contextmanager
 def build_rig(
     clock: list[float],
+    flavour: Flavour | None = None,
     *,
     access_ttl: float = 7200,
     wrap: Callable[[Handler], Handler] | None = None,
@@ -65,14 +71,19 @@ def build_rig(
     session = Session(did=alice.did, handle=alice.handle, accessJwt=access, refreshJwt=refresh)
     store.set(SessionState(session=session, pds_url=pds.url), notify=False)
     handler: Handler = pds if wrap is None else wrap(pds)
-    with httpx.Client(transport=httpx.MockTransport(handler)) as http:
-        xrpc = XrpcClient(http, auth=SessionAuth(store, clock=lambda: clock[0]))
-        yield Rig(pds, alice, store, xrpc, changes, access, refresh)
+    if flavour is None:  # sync only, for the thread race
+        with httpx.Client(transport=httpx.MockTransport(handler)) as http:
+            xrpc = XrpcClient(http, auth=SessionAuth(store, clock=lambda: clock[0]))
+            yield Rig(pds, alice, store, xrpc, changes, access, refresh)
+        return
+    auth = flavour.session_auth(store, clock=lambda: clock[0])
+    xrpc = flavour.xrpc(flavour.http(handler), auth=auth)
+    yield Rig(pds, alice, store, xrpc, changes, access, refresh)
 
 
 @pytest.fixture
-def rig(clock: list[float]) -> Iterator[Rig]:
-    with build_rig(clock) as rig:
+def rig(clock: list[float], flavour: Flavour) -> Iterator[Rig]:
+    with build_rig(clock, flavour) as rig:
         yield rig
 
 
@@ -150,8 +161,8 @@ def test_other_auth_errors_do_not_refresh(rig: Rig) -> None:
     assert rig.store.state is not None
 
 
-def test_preemptive_refresh_when_exp_is_near(clock: list[float]) -> None:
-    with build_rig(clock, access_ttl=30) as rig:
+def test_preemptive_refresh_when_exp_is_near(clock: list[float], flavour: Flavour) -> None:
+    with build_rig(clock, flavour, access_ttl=30) as rig:
         rig.get_session()
         assert rig.pds.calls[REFRESH] == 1
         (call,) = rig.pds.sent(GET_SESSION)  # no wasted ExpiredToken round trip
@@ -160,8 +171,10 @@ def test_preemptive_refresh_when_exp_is_near(clock: list[float]) -> None:
 
 
 @pytest.mark.parametrize(("ttl", "refreshes"), [(60, 1), (61, 0), (3600, 0)])
-def test_refresh_margin_is_sixty_seconds(clock: list[float], ttl: float, refreshes: int) -> None:
-    with build_rig(clock, access_ttl=ttl) as rig:
+def test_refresh_margin_is_sixty_seconds(
+    clock: list[float], flavour: Flavour, ttl: float, refreshes: int
+) -> None:
+    with build_rig(clock, flavour, access_ttl=ttl) as rig:
         rig.get_session()
         assert rig.pds.calls[REFRESH] == refreshes
 
@@ -177,7 +190,9 @@ def test_no_refresh_while_the_token_is_fresh(rig: Rig, clock: list[float]) -> No
 
 
 @pytest.mark.parametrize("how", ["server-says-expired", "exp-in-the-past"])
-def test_concurrent_callers_share_one_refresh(clock: list[float], how: str) -> None:
+def test_concurrent_threads_share_one_refresh_sync_only(clock: list[float], how: str) -> None:
+    """Threads racing for one refresh: sync by nature (the asyncio twin, many
+    coroutines sharing one refresh, is in tests/unit/client/test_async_client.py)."""
     threads_n = 16
 
     def overlap(pds: Handler) -> Handler:
@@ -271,7 +286,7 @@ def test_absurdly_nested_refresh_answer_is_a_refresh_error(rig: Rig) -> None:
     assert rig.store.state is None
 
 
-def test_streamed_body_is_never_resent(rig: Rig) -> None:
+def test_streamed_body_is_never_resent(rig: Rig, flavour: Flavour) -> None:
     rig.pds.expire_access_tokens()
     started: list[int] = []
 
@@ -282,7 +297,11 @@ def test_streamed_body_is_never_resent(rig: Rig) -> None:
 
     with pytest.raises(ExpiredTokenError) as info:
         rig.xrpc.procedure(
-            rig.pds.url, UPLOAD, content=body(), content_type="text/plain", body_size=15
+            rig.pds.url,
+            UPLOAD,
+            content=flavour.stream(body()),
+            content_type="text/plain",
+            body_size=15,
         )
     assert info.value.nsid == UPLOAD  # the upload's own error, not the refresh answer
     assert rig.pds.calls[UPLOAD] == 1
@@ -291,7 +310,7 @@ def test_streamed_body_is_never_resent(rig: Rig) -> None:
     assert rig.pds.calls[REFRESH] == 1
     assert rig.store.require().session.access_jwt != rig.access
     answer = rig.xrpc.procedure(
-        rig.pds.url, UPLOAD, content=body(), content_type="text/plain", body_size=15
+        rig.pds.url, UPLOAD, content=flavour.stream(body()), content_type="text/plain", body_size=15
     )
     assert answer["blob"]["size"] == 15
     assert rig.pds.calls[REFRESH] == 1

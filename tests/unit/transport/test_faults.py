@@ -3,7 +3,8 @@
 Each case ends in a successful retry or a precise typed error, in bounded
 time, and the server's own counts show that no write was sent twice where
 that would duplicate data. The retry policy here backs off in milliseconds;
-the pure decisions are covered in test_retry.py.
+the pure decisions are covered in test_retry.py. Every test runs on both
+flavours (the ``flavour`` fixture) except the thread races, sync by nature.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import dns.resolver
 import httpx
 import pytest
 
@@ -36,7 +36,6 @@ from atmosphere import (
 from atmosphere._models import Session
 from atmosphere._retry import NO_RETRY
 from atmosphere._session import SessionState, SessionStore
-from atmosphere._sync.auth import SessionAuth
 from atmosphere._sync.xrpc import XrpcClient
 from tests.support.fake_pds import Account, blob_cid
 from tests.support.fault_server import (
@@ -54,6 +53,7 @@ from tests.support.fault_server import (
     truncated,
     wrong_type,
 )
+from tests.support.flavours import Flavour, NoDns
 from tests.support.routing import RoutingTransport
 
 PASSWORD = "correct horse battery staple"
@@ -90,9 +90,15 @@ def alice(server: FaultServer) -> Account:
 
 
 def make_client(
-    server: FaultServer, *, timeout: httpx.Timeout = TIMEOUT, **kwargs: Any
+    server: FaultServer,
+    flavour: Flavour | None = None,
+    *,
+    timeout: httpx.Timeout = TIMEOUT,
+    **kwargs: Any,
 ) -> AtmosphereClient:
-    client = AtmosphereClient(
+    """A logged-in client of ``flavour`` (``None``: the sync one, for the thread races)."""
+    build = AtmosphereClient if flavour is None else flavour.client
+    client: AtmosphereClient = build(
         server.url, plc_url=server.url, timeout=timeout, retry=kwargs.pop("retry", FAST), **kwargs
     )
     client.login("alice.test", PASSWORD)
@@ -101,15 +107,15 @@ def make_client(
 
 
 @pytest.fixture
-def client(server: FaultServer) -> Iterator[AtmosphereClient]:
-    with make_client(server) as client:
+def client(server: FaultServer, flavour: Flavour) -> Iterator[AtmosphereClient]:
+    with make_client(server, flavour) as client:
         yield client
 
 
 @pytest.fixture
-def impatient(server: FaultServer) -> Iterator[AtmosphereClient]:
+def impatient(server: FaultServer, flavour: Flavour) -> Iterator[AtmosphereClient]:
     """A client whose reads time out after 0.3 s."""
-    with make_client(server, timeout=SHORT) as client:
+    with make_client(server, flavour, timeout=SHORT) as client:
         yield client
 
 
@@ -307,8 +313,10 @@ def test_upload_blob_bytes_is_resent(server: FaultServer, client: AtmosphereClie
     assert all(sent.body == data for sent in server.log if sent.key == UPLOAD)
 
 
-def test_login_is_not_resent_after_it_may_have_arrived(server: FaultServer) -> None:
-    with AtmosphereClient(server.url, timeout=SHORT, retry=FAST) as client:
+def test_login_is_not_resent_after_it_may_have_arrived(
+    server: FaultServer, flavour: Flavour
+) -> None:
+    with flavour.client(server.url, timeout=SHORT, retry=FAST) as client:
         server.script(CREATE_SESSION, error(503))
         with pytest.raises(ServerError):
             client.login("alice.test", PASSWORD)
@@ -410,41 +418,31 @@ def test_redirect_loop_is_not_followed(
     assert server.received[GET] == 1
 
 
-def test_redirect_loop_with_a_following_http_client(server: FaultServer, alice: Account) -> None:
+def test_redirect_loop_with_a_following_http_client(
+    server: FaultServer, alice: Account, flavour: Flavour
+) -> None:
     uri = seed(server, alice)
     loop = redirect(f"{server.url}/xrpc/{GET}?again=1")
     server.script(GET, *[loop] * 30)
-    with (
-        httpx.Client(follow_redirects=True, max_redirects=5, timeout=TIMEOUT) as http,
-        AtmosphereClient(server.url, _client=http, retry=FAST) as client,
-    ):
+    http = flavour.http(follow_redirects=True, max_redirects=5, timeout=TIMEOUT)
+    with flavour.client(server.url, _client=http, retry=FAST) as client:
         client.login("alice.test", PASSWORD)
         with pytest.raises(TransportError, match="too many redirects"):
             client.get_record(uri)
     assert server.received[GET] == 6  # one request, five redirects, no retry
 
 
-def test_well_known_redirect_loop_fails_resolution(server: FaultServer) -> None:
+def test_well_known_redirect_loop_fails_resolution(server: FaultServer, flavour: Flavour) -> None:
     loop = redirect("https://mallory.test/.well-known/atproto-did")
     server.script("/.well-known/atproto-did", *[loop] * 10)
     transport = RoutingTransport({"mallory.test": server.url})
-    with (
-        httpx.Client(transport=transport) as http,
-        IdentityResolver(http=http, dns_resolver=_NoDns(), plc_url=server.url, timeout=2) as res,
-        pytest.raises(HandleResolutionError, match="redirected too many times"),
-    ):
+    http = flavour.http(transport=transport)
+    res: IdentityResolver = flavour.resolver(
+        http=http, dns_resolver=NoDns(), plc_url=server.url, timeout=2
+    )
+    with res, pytest.raises(HandleResolutionError, match="redirected too many times"):
         res.resolve_handle("mallory.test")
     assert server.received["/.well-known/atproto-did"] == 4
-
-
-class _NoDns(dns.resolver.Resolver):
-    """A DNS resolver that knows no names."""
-
-    def __init__(self) -> None:
-        super().__init__(configure=False)
-
-    def resolve(self, *args: Any, **kwargs: Any) -> dns.resolver.Answer:
-        raise dns.resolver.NXDOMAIN
 
 
 # -- rate limits ------------------------------------------------------------------------
@@ -483,7 +481,9 @@ def test_429_beyond_the_budget_raises_at_once(
     assert state.reset_at == err.reset_at
 
 
-def test_rate_limit_waits_go_through_the_injected_sleep(server: FaultServer) -> None:
+def test_rate_limit_waits_go_through_the_injected_sleep(
+    server: FaultServer, flavour: Flavour
+) -> None:
     waits: list[float] = []
     now = [time.time()]
     server.script(
@@ -492,14 +492,14 @@ def test_rate_limit_waits_go_through_the_injected_sleep(server: FaultServer) -> 
         rate_limited(retry_after="12"),
     )
     policy = RetryPolicy(max_attempts=3, max_rate_limit_wait=45)
-    with httpx.Client(timeout=TIMEOUT) as http:
-        xrpc = XrpcClient(http, retry=policy, sleep=waits.append, clock=lambda: now[0])
-        answer = xrpc.procedure(
-            server.url,
-            CREATE_SESSION,
-            {"identifier": "alice.test", "password": PASSWORD},
-            auth=False,
-        )
+    http = flavour.http(timeout=TIMEOUT)
+    xrpc = flavour.xrpc(http, retry=policy, sleep=waits.append, clock=lambda: now[0])
+    answer = xrpc.procedure(
+        server.url,
+        CREATE_SESSION,
+        {"identifier": "alice.test", "password": PASSWORD},
+        auth=False,
+    )
     assert answer["handle"] == "alice.test"
     assert waits[0] == pytest.approx(int(now[0]) + 40 - now[0])
     assert waits[1] == pytest.approx(12, abs=1)
@@ -515,7 +515,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_connect_failure_is_retried_even_for_login() -> None:
+def test_connect_failure_is_retried_even_for_login(flavour: Flavour) -> None:
     port = _free_port()
     started: list[FaultServer] = []
 
@@ -526,14 +526,13 @@ def test_connect_failure_is_retried_even_for_login() -> None:
             started.append(server)
 
     try:
-        with httpx.Client(timeout=TIMEOUT) as http:
-            xrpc = XrpcClient(http, retry=FAST, sleep=sleep)
-            answer = xrpc.procedure(
-                f"http://127.0.0.1:{port}",
-                CREATE_SESSION,
-                {"identifier": "alice.test", "password": PASSWORD},
-                auth=False,
-            )
+        xrpc = flavour.xrpc(flavour.http(timeout=TIMEOUT), retry=FAST, sleep=sleep)
+        answer = xrpc.procedure(
+            f"http://127.0.0.1:{port}",
+            CREATE_SESSION,
+            {"identifier": "alice.test", "password": PASSWORD},
+            auth=False,
+        )
         assert answer["handle"] == "alice.test"
         assert started[0].received[CREATE_SESSION] == 1
     finally:
@@ -541,13 +540,12 @@ def test_connect_failure_is_retried_even_for_login() -> None:
             server.close()
 
 
-def test_connection_refused_gives_up_with_transport_error() -> None:
+def test_connection_refused_gives_up_with_transport_error(flavour: Flavour) -> None:
     port = _free_port()
     waits: list[float] = []
-    with httpx.Client(timeout=TIMEOUT) as http:
-        xrpc = XrpcClient(http, retry=FAST, sleep=waits.append)
-        with pytest.raises(TransportError) as info:
-            xrpc.query(f"http://127.0.0.1:{port}", "com.atproto.server.describeServer")
+    xrpc = flavour.xrpc(flavour.http(timeout=TIMEOUT), retry=FAST, sleep=waits.append)
+    with pytest.raises(TransportError) as info:
+        xrpc.query(f"http://127.0.0.1:{port}", "com.atproto.server.describeServer")
     assert isinstance(info.value.__cause__, httpx.ConnectError)
     assert len(waits) == FAST.max_attempts - 1
 
@@ -555,25 +553,27 @@ def test_connection_refused_gives_up_with_transport_error() -> None:
 # -- bodies: what can be sent again --------------------------------------------------------
 
 
-def _xrpc_for(
-    server: FaultServer, alice: Account, **kwargs: Any
-) -> tuple[XrpcClient, httpx.Client]:
+def _xrpc_for(server: FaultServer, alice: Account, flavour: Flavour, **kwargs: Any) -> XrpcClient:
+    """An XRPC client of ``flavour`` signed in as ``alice`` (its HTTP client closes at teardown)."""
     access, refresh = server.pds.issue_tokens(alice.did)
     store = SessionStore()
     session = Session(did=alice.did, handle=alice.handle, accessJwt=access, refreshJwt=refresh)
     store.set(SessionState(session=session, pds_url=server.url), notify=False)
-    http = httpx.Client(timeout=TIMEOUT)
-    return XrpcClient(http, auth=SessionAuth(store), **kwargs), http
+    http = flavour.http(timeout=TIMEOUT)
+    xrpc: XrpcClient = flavour.xrpc(http, auth=flavour.session_auth(store), **kwargs)
+    return xrpc
 
 
-def test_one_shot_stream_is_never_resent(server: FaultServer, alice: Account) -> None:
-    xrpc, http = _xrpc_for(server, alice, retry=FAST)
+def test_one_shot_stream_is_never_resent(
+    server: FaultServer, alice: Account, flavour: Flavour
+) -> None:
+    xrpc = _xrpc_for(server, alice, flavour, retry=FAST)
     server.script(UPLOAD, error(503))
-    with http, pytest.raises(ServerError):
+    with pytest.raises(ServerError):
         xrpc.procedure(
             server.url,
             UPLOAD,
-            content=iter([b"one ", b"shot"]),
+            content=flavour.stream(iter([b"one ", b"shot"])),
             content_type="text/plain",
             body_size=8,
             idempotent=True,
@@ -582,9 +582,9 @@ def test_one_shot_stream_is_never_resent(server: FaultServer, alice: Account) ->
 
 
 def test_stream_factory_is_called_again_for_each_resend(
-    server: FaultServer, alice: Account
+    server: FaultServer, alice: Account, flavour: Flavour
 ) -> None:
-    xrpc, http = _xrpc_for(server, alice, retry=FAST)
+    xrpc = _xrpc_for(server, alice, flavour, retry=FAST)
     calls: list[int] = []
 
     def chunks() -> Iterator[bytes]:
@@ -593,15 +593,14 @@ def test_stream_factory_is_called_again_for_each_resend(
         yield b"stream"
 
     server.script(UPLOAD, error(503), reset_mid_body())
-    with http:
-        answer = xrpc.procedure(
-            server.url,
-            UPLOAD,
-            content=chunks,
-            content_type="text/plain",
-            body_size=12,
-            idempotent=True,
-        )
+    answer = xrpc.procedure(
+        server.url,
+        UPLOAD,
+        content=lambda: flavour.stream(chunks()),
+        content_type="text/plain",
+        body_size=12,
+        idempotent=True,
+    )
     assert answer["blob"]["size"] == 12
     assert len(calls) == 3
     assert server.received[UPLOAD] == 3
@@ -609,9 +608,9 @@ def test_stream_factory_is_called_again_for_each_resend(
 
 
 def test_stream_factory_is_resent_after_a_token_refresh(
-    server: FaultServer, alice: Account
+    server: FaultServer, alice: Account, flavour: Flavour
 ) -> None:
-    xrpc, http = _xrpc_for(server, alice, retry=NO_RETRY)
+    xrpc = _xrpc_for(server, alice, flavour, retry=NO_RETRY)
     server.pds.expire_access_tokens()
     calls: list[int] = []
 
@@ -619,10 +618,13 @@ def test_stream_factory_is_resent_after_a_token_refresh(
         calls.append(1)
         yield b"after refresh"
 
-    with http:
-        answer = xrpc.procedure(
-            server.url, UPLOAD, content=chunks, content_type="text/plain", body_size=13
-        )
+    answer = xrpc.procedure(
+        server.url,
+        UPLOAD,
+        content=lambda: flavour.stream(chunks()),
+        content_type="text/plain",
+        body_size=13,
+    )
     assert answer["blob"]["size"] == 13
     assert len(calls) == 2
     assert server.received[REFRESH] == 1
@@ -637,7 +639,7 @@ def test_get_blob_is_retried(server: FaultServer, alice: Account, client: Atmosp
     assert server.received[GET_BLOB] == 3
 
 
-# -- concurrency: one refresh for many threads ---------------------------------------------
+# -- concurrency: one refresh for many threads (sync only: threads) -------------------------
 
 
 def _in_threads(n: int, call: Callable[[int], Any]) -> tuple[list[Any], list[BaseException]]:
@@ -667,6 +669,7 @@ def _in_threads(n: int, call: Callable[[int], Any]) -> tuple[list[Any], list[Bas
 
 @pytest.mark.parametrize("how", ["server-says-expired", "exp-in-the-past"])
 def test_sixteen_threads_share_one_refresh(server: FaultServer, alice: Account, how: str) -> None:
+    """Sync only: sixteen threads on one client (the asyncio twin: test_async_client.py)."""
     seed(server, alice)
     changes: list[str] = []
     if how == "exp-in-the-past":
@@ -692,6 +695,7 @@ def test_sixteen_threads_share_one_refresh(server: FaultServer, alice: Account, 
 def test_failed_refresh_leaves_every_thread_with_a_clear_error(
     server: FaultServer, alice: Account, answer: str
 ) -> None:
+    """Sync only: the failure seen by sixteen threads sharing one client."""
     seed(server, alice)
     changes: list[str] = []
     with make_client(server, on_session_change=changes.append) as client:

@@ -1,9 +1,13 @@
-"""Unit tests for the XRPC transport (``atmosphere.xrpc``) over ``httpx.MockTransport``."""
+"""Unit tests for the XRPC transport over ``httpx.MockTransport``.
+
+Every test that sends runs on both flavours (the ``flavour`` fixture):
+``XrpcClient`` (generated) and ``AsyncXrpcClient`` (its source).
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 import pytest
@@ -22,6 +26,7 @@ from atmosphere.errors import (
     TransportError,
     XrpcError,
 )
+from tests.support.flavours import Flavour
 
 BASE = "https://pds.test"
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -41,8 +46,8 @@ class Recorder:
         return self.response
 
 
-class TrackedStream(httpx.SyncByteStream):
-    """A response body served chunk by chunk, recording how far it was read."""
+class TrackedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A response body served chunk by chunk (to either flavour), recording how far it was read."""
 
     def __init__(self, chunks: list[bytes], *, fail_after: int | None = None) -> None:
         self.chunks = chunks
@@ -57,22 +62,25 @@ class TrackedStream(httpx.SyncByteStream):
             self.pulled += 1
             yield chunk
 
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self:
+            yield chunk
+
     def close(self) -> None:
+        self.closed = True
+
+    async def aclose(self) -> None:
         self.closed = True
 
 
 @pytest.fixture
-def make_xrpc() -> Iterator[Callable[..., XrpcClient]]:
-    clients: list[httpx.Client] = []
+def make_xrpc(flavour: Flavour) -> Callable[..., XrpcClient]:
+    """An ``XrpcClient`` (or a sync view of an ``AsyncXrpcClient``) over a mock handler."""
 
     def make(handler: Handler, **kwargs: object) -> XrpcClient:
-        http = httpx.Client(transport=httpx.MockTransport(handler))
-        clients.append(http)
-        return XrpcClient(http, **kwargs)  # type: ignore[arg-type]
+        return flavour.xrpc(flavour.http(handler), **kwargs)  # type: ignore[no-any-return]
 
-    yield make
-    for http in clients:
-        http.close()
+    return make
 
 
 # -- pure helpers ----------------------------------------------------------------------
@@ -164,7 +172,7 @@ def test_procedure_raw_body(make_xrpc: Callable[..., XrpcClient]) -> None:
 
 
 def test_procedure_streamed_body_keeps_declared_length(
-    make_xrpc: Callable[..., XrpcClient],
+    make_xrpc: Callable[..., XrpcClient], flavour: Flavour
 ) -> None:
     rec = Recorder()
     xrpc = make_xrpc(rec)
@@ -176,7 +184,7 @@ def test_procedure_streamed_body_keeps_declared_length(
     xrpc.procedure(
         BASE,
         "com.atproto.repo.uploadBlob",
-        content=chunks(),
+        content=flavour.stream(chunks()),
         content_type="text/plain",
         body_size=6,
         auth=False,

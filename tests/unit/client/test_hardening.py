@@ -7,18 +7,15 @@ exceptions outside the library's error tree.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
 from atmosphere import (
-    AsyncAtmosphereClient,
-    AtmosphereClient,
     HandleResolutionError,
     InvalidArgumentError,
     InvalidResponseError,
@@ -27,8 +24,8 @@ from atmosphere import (
 from atmosphere._ratelimit import parse_rate_limit
 from atmosphere._session import SessionState, jwt_expiry
 from atmosphere.errors import AtmosphereError
-from tests.support.async_facade import SyncFacade
 from tests.support.fake_pds import FakePds, route_by_host
+from tests.support.flavours import Flavour
 
 PDS_URL = "https://pds.test"
 PASSWORD = "correct horse battery staple"
@@ -37,32 +34,14 @@ COLLECTION = "ac.foundation.dataset.record"
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
-@pytest.fixture(params=["sync", "async"])
-def make_client(request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
-    """Build an AtmosphereClient, or an AsyncAtmosphereClient seen through SyncFacade."""
-    loop = asyncio.new_event_loop()
-    made: list[Any] = []
+@pytest.fixture
+def make_client(flavour: Flavour) -> Callable[..., Any]:
+    """Build a client of the test's flavour over a MockTransport serving ``handler``."""
 
     def make(handler: Handler, base_url: str | None = PDS_URL, **kwargs: Any) -> Any:
-        transport = httpx.MockTransport(handler)
-        if request.param == "sync":
-            client: Any = AtmosphereClient(
-                base_url, _client=httpx.Client(transport=transport), **kwargs
-            )
-        else:
-            client = SyncFacade(
-                AsyncAtmosphereClient(
-                    base_url, _client=httpx.AsyncClient(transport=transport), **kwargs
-                ),
-                loop,
-            )
-        made.append(client)
-        return client
+        return flavour.client(base_url, _client=flavour.http(handler), **kwargs)
 
-    yield make
-    for client in made:
-        client.close()
-    loop.close()
+    return make
 
 
 # -- credentials ----------------------------------------------------------------------

@@ -14,15 +14,15 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
-from pydantic import ValidationError
-
 from ._defaults import DEFAULT_PLC_URL
-from ._models import DidDocument
 from ._syntax import is_reserved_handle, is_valid_handle, normalize_handle, validate_did
 from .errors import DidResolutionError, HandleResolutionError, InvalidIdentifierError
+
+if TYPE_CHECKING:
+    from ._models import DidDocument
 
 __all__ = [
     "DEFAULT_PLC_URL",
@@ -180,6 +180,13 @@ def _did_web_url(did: str) -> str:
     return f"https://{host}/.well-known/did.json"
 
 
+def _did_document_model() -> type[DidDocument]:
+    """The pydantic model, imported when the first document is parsed (not at import)."""
+    from ._models import DidDocument
+
+    return DidDocument
+
+
 def parse_did_document(did: str, body: bytes | str | Mapping[str, Any]) -> DidDocument:
     """Parse and check a fetched DID document for ``did``.
 
@@ -195,8 +202,8 @@ def parse_did_document(did: str, body: bytes | str | Mapping[str, Any]) -> DidDo
     if not isinstance(data, Mapping):
         raise DidResolutionError(did, "DID document is not a JSON object")
     try:
-        document = DidDocument.model_validate(dict(data))
-    except ValidationError as exc:
+        document = _did_document_model().model_validate(dict(data))
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
         raise DidResolutionError(did, "malformed DID document") from exc
     if document.id != did:
         raise DidResolutionError(did, f"DID document is for {document.id!r}")

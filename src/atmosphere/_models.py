@@ -11,15 +11,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ._types import Record
-
 __all__ = [
     "DidDocument",
     "Service",
     "Session",
-    "WriteResult",
-    "record_envelope",
-    "record_page",
 ]
 
 
@@ -48,15 +43,6 @@ class Session(_Wire):
     did_doc: dict[str, Any] | None = Field(default=None, alias="didDoc", repr=False)
     active: bool | None = None
     status: str | None = None
-
-
-class WriteResult(_Wire):
-    """The answer to ``createRecord`` / ``putRecord``."""
-
-    uri: str
-    cid: str
-    commit: dict[str, Any] | None = None
-    validation_status: str | None = Field(default=None, alias="validationStatus")
 
 
 class Service(_Wire):
@@ -104,36 +90,3 @@ class DidDocument(_Wire):
                 endpoint = svc.service_endpoint
                 return endpoint if isinstance(endpoint, str) else None
         return None
-
-
-def record_envelope(data: Any) -> Record | None:
-    """A record answer as a plain envelope ``{"uri", "cid", "value"}``, or ``None``.
-
-    Plain checks, not a model, for ``getRecord``/``listRecords``:
-    the same checks (a ``uri`` string, a ``value`` object, an optional ``cid``
-    string) without building a model per record, which dominated the client's
-    per-call overhead on 100-record pages.
-    """
-    if not isinstance(data, dict):
-        return None
-    uri, cid, value = data.get("uri"), data.get("cid"), data.get("value")
-    if not isinstance(uri, str) or not isinstance(value, dict):
-        return None
-    if cid is None:
-        return {"uri": uri, "value": value}
-    if not isinstance(cid, str):
-        return None
-    return {"uri": uri, "cid": cid, "value": value}
-
-
-def record_page(data: Any) -> tuple[list[Record], str | None] | None:
-    """A ``listRecords`` answer as ``(envelopes, cursor)``, or ``None`` if malformed."""
-    if not isinstance(data, dict):
-        return None
-    raw, cursor = data.get("records", []), data.get("cursor")
-    if not isinstance(raw, list) or not (cursor is None or isinstance(cursor, str)):
-        return None
-    envelopes = [record_envelope(item) for item in raw]
-    if any(e is None for e in envelopes):
-        return None
-    return [e for e in envelopes if e is not None], cursor

@@ -15,11 +15,14 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ._defaults import DEFAULT_ENTRYWAY
-from ._models import DidDocument, Session
 from ._syntax import is_valid_did, is_valid_handle
 from .errors import InvalidSessionError, NotAuthenticatedError
+
+if TYPE_CHECKING:
+    from ._models import Session
 
 __all__ = [
     "SessionCallback",
@@ -108,6 +111,8 @@ class SessionState:
             raise InvalidSessionError("session string holds an empty or malformed token")
         if not pds.startswith(("https://", "http://")):
             raise InvalidSessionError("session string's PDS endpoint is not an http(s) URL")
+        from ._models import Session  # pydantic loads with the first session
+
         session = Session(did=did, handle=handle, accessJwt=access, refreshJwt=refresh)
         return cls(session=session, pds_url=pds.rstrip("/"))
 
@@ -116,6 +121,8 @@ def pds_from_session(session: Session) -> str | None:
     """The PDS endpoint named in the session's ``didDoc``, if it names a usable one."""
     if not session.did_doc:
         return None
+    from ._models import DidDocument
+
     try:
         doc = DidDocument.model_validate(session.did_doc)
     except ValueError:

@@ -32,7 +32,6 @@ from collections.abc import Callable
 
 import httpx
 
-from ._models import Session
 from ._nsid import REFRESH_SESSION
 from ._session import (
     SessionState,
@@ -149,6 +148,8 @@ class SessionAuthBase(httpx.Auth):
                     headers=failure.headers,
                 ),
             )
+        from ._models import Session  # loaded with the first session already
+
         try:
             session = Session.model_validate(json.loads(response.content))
             if not (is_valid_token(session.access_jwt) and is_valid_token(session.refresh_jwt)):

@@ -77,3 +77,15 @@ def test_bare_import_loads_no_client_code() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_importing_the_clients_loads_neither_pydantic_nor_dnspython() -> None:
+    code = (
+        "import sys\n"
+        "from atmosphere import AtmosphereClient, AsyncAtmosphereClient, IdentityResolver\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'pydantic', 'dns'}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"

@@ -14,7 +14,7 @@ import os
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -28,7 +28,6 @@ from .._blobsource import (
 from .._calls import call_headers, check_params
 from .._cid import parse_cid
 from .._defaults import DEFAULT_PLC_URL, DEFAULT_TIMEOUT, USER_AGENT
-from .._models import Session, WriteResult, record_envelope, record_page
 from .._nsid import (
     CREATE_RECORD,
     CREATE_SESSION,
@@ -43,6 +42,7 @@ from .._nsid import (
     UPLOAD_BLOB,
 )
 from .._ratelimit import RateLimitInfo
+from .._records import record_envelope, record_page, write_result
 from .._retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from .._session import (
     SessionCallback,
@@ -88,6 +88,9 @@ from .resolver import AsyncIdentityResolver
 from .xrpc import AsyncXrpcClient
 
 __all__ = ["PAGE_MAX", "AsyncCoreClient", "check_limit"]
+
+if TYPE_CHECKING:
+    from .._models import Session
 
 log = logging.getLogger(__name__)
 
@@ -288,6 +291,8 @@ class AsyncCoreClient:
 
     @staticmethod
     def _parse_session(data: Any, nsid: str) -> Session:
+        from .._models import Session  # pydantic loads with the first session
+
         try:
             session = Session.model_validate(data)
         except ValueError as exc:
@@ -559,13 +564,13 @@ class AsyncCoreClient:
             )
         return identity.did, identity.pds_endpoint, False
 
-    async def _write(self, nsid: str, data: dict[str, Any], *, idempotent: bool) -> WriteResult:
+    async def _write(self, nsid: str, data: dict[str, Any], *, idempotent: bool) -> StrongRef:
         state = self._session()
         answer = await self._xrpc.procedure(state.pds_url, nsid, data, idempotent=idempotent)
-        try:
-            return WriteResult.model_validate(answer)
-        except ValueError as exc:
-            raise InvalidResponseError(f"{nsid}: answer has no uri/cid") from exc
+        ref = write_result(answer)
+        if ref is None:
+            raise InvalidResponseError(f"{nsid}: answer has no uri/cid")
+        return ref
 
     async def create_record(
         self,
@@ -628,8 +633,7 @@ class AsyncCoreClient:
             data["rkey"] = rkey
         # Without an rkey the PDS picks a new key on every call: a resend after a
         # lost answer would create a duplicate, so only explicit keys are retried.
-        result = await self._write(CREATE_RECORD, data, idempotent=rkey is not None)
-        return {"uri": result.uri, "cid": result.cid}
+        return await self._write(CREATE_RECORD, data, idempotent=rkey is not None)
 
     async def put_record(
         self,
@@ -690,8 +694,7 @@ class AsyncCoreClient:
             data["swapCommit"] = swap_commit
         if swap_record is not None:
             data["swapRecord"] = swap_record
-        result = await self._write(PUT_RECORD, data, idempotent=True)
-        return {"uri": result.uri, "cid": result.cid}
+        return await self._write(PUT_RECORD, data, idempotent=True)
 
     @staticmethod
     def _record_uri(uri: str | AtUri) -> AtUri:

@@ -14,12 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-import dns.asyncresolver  # unasync: drop
-import dns.exception
-import dns.name
-import dns.rdtypes.ANY.TXT
-import dns.resolver
 import httpx
 
 from .._cache import TtlCache
@@ -38,7 +34,6 @@ from .._identity import (
     well_known_redirect,
     well_known_url,
 )
-from .._models import DidDocument
 from .._syntax import validate_did
 from ..errors import (
     DidResolutionError,
@@ -47,6 +42,11 @@ from ..errors import (
     ResponseTooLargeError,
 )
 from .body import read_capped
+
+if TYPE_CHECKING:  # dnspython and pydantic load on first use, not at import
+    import dns.asyncresolver
+
+    from .._models import DidDocument
 
 __all__ = ["AsyncIdentityResolver"]
 
@@ -272,10 +272,17 @@ class AsyncIdentityResolver:
 
     def _resolver(self) -> dns.asyncresolver.Resolver:
         if self._dns_resolver is None:
+            import dns.asyncresolver
+
             self._dns_resolver = dns.asyncresolver.Resolver()
         return self._dns_resolver
 
     async def _lookup_dns(self, handle: str) -> str | None:
+        import dns.exception
+        import dns.name
+        import dns.rdtypes.ANY.TXT
+        import dns.resolver
+
         try:
             answer = await self._resolver().resolve(
                 dns_txt_name(handle),

@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -29,7 +29,6 @@ from .._blobsource import (
 from .._calls import call_headers, check_params
 from .._cid import parse_cid
 from .._defaults import DEFAULT_PLC_URL, DEFAULT_TIMEOUT, USER_AGENT
-from .._models import Session, WriteResult, record_envelope, record_page
 from .._nsid import (
     CREATE_RECORD,
     CREATE_SESSION,
@@ -44,6 +43,7 @@ from .._nsid import (
     UPLOAD_BLOB,
 )
 from .._ratelimit import RateLimitInfo
+from .._records import record_envelope, record_page, write_result
 from .._retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from .._session import (
     SessionCallback,
@@ -89,6 +89,9 @@ from .resolver import IdentityResolver
 from .xrpc import XrpcClient
 
 __all__ = ["PAGE_MAX", "CoreClient", "check_limit"]
+
+if TYPE_CHECKING:
+    from .._models import Session
 
 log = logging.getLogger(__name__)
 
@@ -289,6 +292,8 @@ class CoreClient:
 
     @staticmethod
     def _parse_session(data: Any, nsid: str) -> Session:
+        from .._models import Session  # pydantic loads with the first session
+
         try:
             session = Session.model_validate(data)
         except ValueError as exc:
@@ -560,13 +565,13 @@ class CoreClient:
             )
         return identity.did, identity.pds_endpoint, False
 
-    def _write(self, nsid: str, data: dict[str, Any], *, idempotent: bool) -> WriteResult:
+    def _write(self, nsid: str, data: dict[str, Any], *, idempotent: bool) -> StrongRef:
         state = self._session()
         answer = self._xrpc.procedure(state.pds_url, nsid, data, idempotent=idempotent)
-        try:
-            return WriteResult.model_validate(answer)
-        except ValueError as exc:
-            raise InvalidResponseError(f"{nsid}: answer has no uri/cid") from exc
+        ref = write_result(answer)
+        if ref is None:
+            raise InvalidResponseError(f"{nsid}: answer has no uri/cid")
+        return ref
 
     def create_record(
         self,
@@ -629,8 +634,7 @@ class CoreClient:
             data["rkey"] = rkey
         # Without an rkey the PDS picks a new key on every call: a resend after a
         # lost answer would create a duplicate, so only explicit keys are retried.
-        result = self._write(CREATE_RECORD, data, idempotent=rkey is not None)
-        return {"uri": result.uri, "cid": result.cid}
+        return self._write(CREATE_RECORD, data, idempotent=rkey is not None)
 
     def put_record(
         self,
@@ -691,8 +695,7 @@ class CoreClient:
             data["swapCommit"] = swap_commit
         if swap_record is not None:
             data["swapRecord"] = swap_record
-        result = self._write(PUT_RECORD, data, idempotent=True)
-        return {"uri": result.uri, "cid": result.cid}
+        return self._write(PUT_RECORD, data, idempotent=True)
 
     @staticmethod
     def _record_uri(uri: str | AtUri) -> AtUri:

@@ -16,11 +16,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-import dns.exception
-import dns.name
-import dns.rdtypes.ANY.TXT
-import dns.resolver
 import httpx
 
 from .._cache import TtlCache
@@ -39,7 +36,6 @@ from .._identity import (
     well_known_redirect,
     well_known_url,
 )
-from .._models import DidDocument
 from .._syntax import validate_did
 from ..errors import (
     DidResolutionError,
@@ -48,6 +44,11 @@ from ..errors import (
     ResponseTooLargeError,
 )
 from .body import read_capped
+
+if TYPE_CHECKING:  # dnspython and pydantic load on first use, not at import
+    import dns.resolver
+
+    from .._models import DidDocument
 
 __all__ = ["IdentityResolver"]
 
@@ -273,10 +274,17 @@ class IdentityResolver:
 
     def _resolver(self) -> dns.resolver.Resolver:
         if self._dns_resolver is None:
+            import dns.resolver
+
             self._dns_resolver = dns.resolver.Resolver()
         return self._dns_resolver
 
     def _lookup_dns(self, handle: str) -> str | None:
+        import dns.exception
+        import dns.name
+        import dns.rdtypes.ANY.TXT
+        import dns.resolver
+
         try:
             answer = self._resolver().resolve(
                 dns_txt_name(handle),

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from atmosphere._blobsource import parse_blob_ref
-from atmosphere._models import DidDocument, Session, record_envelope, record_page
+from atmosphere._models import DidDocument, Session
+from atmosphere._records import record_envelope, record_page, write_result
 
 URI = "at://did:plc:abcdefghijklmnopqrstuvwx/com.example.x/3k"
 CID = "bafyreib2rxk3rh6kzwq"
@@ -108,3 +109,10 @@ def test_record_page() -> None:
     assert record_page({"records": [{"uri": URI}]}) is None
     assert record_page({"records": {}, "cursor": None}) is None
     assert record_page({"records": [], "cursor": 7}) is None
+
+
+def test_write_result_shapes() -> None:
+    assert write_result({"uri": URI, "cid": CID, "commit": {}}) == {"uri": URI, "cid": CID}
+    assert write_result({"uri": URI}) is None
+    assert write_result({"uri": URI, "cid": 5}) is None
+    assert write_result([URI, CID]) is None

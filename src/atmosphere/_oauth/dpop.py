@@ -153,7 +153,7 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 _TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _PARAM = re.compile(rf'\s*({_TOKEN})\s*=\s*("(?:[^"\\]|\\.)*"|{_TOKEN}=*)\s*(,|$)')
-_SCHEME = re.compile(rf"\s*({_TOKEN})(?:\s+|$)")
+_SCHEME = re.compile(rf"\s*({_TOKEN})(?=[\s,]|$)\s*")
 
 
 def parse_www_authenticate(value: str) -> list[tuple[str, dict[str, str]]]:

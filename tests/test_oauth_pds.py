@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
-from launcher import Account, PdsProcess
+from launcher import Account, PdsProcess, start_pds
 
 from atmosphere._oauth import NonceStore, OAuthSession, flow
 from atmosphere._oauth.authorization import PendingAuthorization
@@ -452,3 +453,33 @@ def test_the_async_shell_runs_the_same_flow(pds: PdsProcess) -> None:
 
     session = asyncio.run(main())
     assert session.did == alice.did
+
+
+@pytest.fixture(scope="module")
+def short_lived_pds() -> Iterator[PdsProcess]:
+    """A second PDS whose OAuth access tokens live 3 seconds."""
+    with start_pds(oauth_token_max_age=3) as server:
+        yield server
+
+
+def test_an_expired_access_token_is_refreshed_and_the_call_retried(
+    short_lived_pds: PdsProcess, http
+) -> None:
+    login = _login(short_lived_pds, http, short_lived_pds.account("alice.test"))
+    session = login.session
+    assert session.expires_at is not None
+    assert session.expires_within(5)
+    current = [session]
+    with _pds_client(lambda: current[0], NonceStore(), login.recorder) as pdsc:
+        url = f"{session.pds_url}/xrpc/com.atproto.server.getSession"
+        assert pdsc.get(url).status_code == 200
+        time.sleep(max(0.0, session.expires_at - time.time()) + 2.5)
+        expired = pdsc.get(url)
+        assert expired.status_code == 401
+        error = resource_error(expired, "com.atproto.server.getSession")
+        assert isinstance(error, InvalidTokenError)
+        assert "exp" in (error.message or "")
+        current[0] = run_sync(flow.refresh_session(session, nonces=login.nonces), http[0])
+        retried = pdsc.get(url)
+        assert retried.status_code == 200
+        assert retried.json()["did"] == session.did

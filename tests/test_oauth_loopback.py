@@ -71,11 +71,26 @@ def test_without_the_extra_import_works_and_oauth_names_it() -> None:
         import atmosphere
         import atmosphere._oauth as oauth
         from atmosphere.errors import AtmosphereError
+        import httpx
+        from atmosphere._oauth import flow
+        from atmosphere._oauth.drive import run_sync
+        from atmosphere._oauth.identity import SimpleIdentityLookup
         try:
             oauth.DpopKey.generate()
         except oauth.OAuthUnavailableError as exc:
             assert isinstance(exc, AtmosphereError) and isinstance(exc, ImportError)
             print(exc)
+        sent = []
+        transport = httpx.MockTransport(lambda r: sent.append(r) or httpx.Response(500))
+        start = flow.start_from_identifier(
+            "alice.example", oauth.loopback_client(5000),
+            identity=SimpleIdentityLookup(handle_service="https://pds.example"),
+            nonces=oauth.NonceStore(),
+        )
+        try:
+            run_sync(start, httpx.Client(transport=transport))
+        except oauth.OAuthUnavailableError:
+            print("flow refused before sending", len(sent))
         """
     )
     done = subprocess.run(
@@ -83,3 +98,4 @@ def test_without_the_extra_import_works_and_oauth_names_it() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "pip install 'atmosphere[oauth]'" in done.stdout
+    assert "flow refused before sending 0" in done.stdout

@@ -31,7 +31,7 @@ from .client_id import ClientIdentity
 from .dpop import NonceStore, build_proof, is_use_dpop_nonce, origin_of
 from .errors import OAuthError, OAuthIdentityError, OAuthMetadataError
 from .identity import ResolvedIdentity, SimpleIdentityLookup
-from .keys import DpopKey
+from .keys import DpopKey, require_cryptography
 from .metadata import (
     AuthorizationServerMetadata,
     authorization_server_metadata_url,
@@ -187,6 +187,7 @@ def start_authorization(
 
     Returns what to keep until the callback, with the browser URL in ``url``.
     """
+    require_cryptography()
     server = info.server
     key = dpop_key or DpopKey.generate()
     pkce = Pkce.generate()
@@ -226,7 +227,9 @@ def start_from_identifier(
 
     An account identifier is resolved to its PDS (and sent as ``login_hint``,
     as typed); a URL is discovered as a server and no account is expected.
+    Without the ``oauth`` extra it fails before sending anything.
     """
+    require_cryptography()
     allow = identity.allow_private_hosts
     if identifier.startswith(("https://", "http://")):
         info = yield from discover_from_server(identifier, allow_private_hosts=allow)

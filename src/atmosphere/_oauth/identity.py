@@ -18,7 +18,7 @@ from ..errors import DidResolutionError, HandleResolutionError
 from ..models import DidDocument
 from ..syntax import is_valid_did, is_valid_handle
 from ._http import JSON_ACCEPT, Flow, json_body
-from .urls import check_server_url
+from .urls import check_server_url, is_loopback_host
 
 __all__ = ["ResolvedIdentity", "SimpleIdentityLookup"]
 
@@ -112,6 +112,5 @@ class SimpleIdentityLookup:
 
 
 def _is_local(host: str) -> bool:
-    from .urls import is_loopback_host
-
+    """Whether a did:web host (``name`` or ``name:port``) is on loopback."""
     return is_loopback_host(host.rsplit(":", 1)[0] if host.count(":") == 1 else host)

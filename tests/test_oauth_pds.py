@@ -483,3 +483,31 @@ def test_an_expired_access_token_is_refreshed_and_the_call_retried(
         retried = pdsc.get(url)
         assert retried.status_code == 200
         assert retried.json()["did"] == session.did
+
+
+def test_a_reused_authorization_code_is_refused_and_revokes_its_tokens(
+    pds: PdsProcess, http
+) -> None:
+    alice = pds.account("alice.test")
+    nonces, lookup = NonceStore(), _lookup(pds)
+    with CallbackServer() as callback:
+        pending = run_sync(
+            flow.start_from_identifier(
+                alice.handle, callback.client(), identity=lookup, nonces=nonces
+            ),
+            http[0],
+        )
+        redirect = approve(pending.url, alice.handle, alice.password)
+    params = dict(parse_qsl(urlsplit(redirect).query))
+    session = run_sync(
+        flow.finish_authorization(pending, params, nonces=nonces, identity=lookup), http[0]
+    )
+    with _pds_client(lambda: session, NonceStore(), http[1]) as pdsc:
+        url = f"{session.pds_url}/xrpc/com.atproto.server.getSession"
+        assert pdsc.get(url).status_code == 200
+        with pytest.raises(OAuthGrantError) as reused:
+            run_sync(flow.exchange_code(pending, params, nonces=nonces), http[0])
+        assert reused.value.error == "invalid_grant"
+        assert pdsc.get(url).status_code == 401
+    with pytest.raises(OAuthGrantError):
+        run_sync(flow.refresh_session(session, nonces=nonces), http[0])

@@ -21,6 +21,7 @@ from launcher import Account, PdsProcess, start_pds
 
 from atmosphere._oauth import NonceStore, OAuthSession, flow
 from atmosphere._oauth.authorization import PendingAuthorization
+from atmosphere._oauth.client_id import loopback_client
 from atmosphere._oauth.drive import run_async, run_sync
 from atmosphere._oauth.errors import (
     OAuthCallbackError,
@@ -32,6 +33,7 @@ from atmosphere._oauth.identity import SimpleIdentityLookup
 from atmosphere._oauth.loopback import CallbackServer
 from atmosphere._oauth.resource import DpopAuth, resource_error
 from atmosphere.errors import InvalidTokenError
+from tests.support.lying_as import LyingAuthorizationServer
 from tests.support.oauth_provider import ProviderSession, approve, reject
 
 pytestmark = pytest.mark.pds
@@ -511,3 +513,33 @@ def test_a_reused_authorization_code_is_refused_and_revokes_its_tokens(
         assert pdsc.get(url).status_code == 401
     with pytest.raises(OAuthGrantError):
         run_sync(flow.refresh_session(session, nonces=nonces), http[0])
+
+
+def test_an_authorization_server_that_lies_about_the_account_is_refused(
+    pds: PdsProcess, http
+) -> None:
+    alice = pds.account("alice.test")
+    nonces, lookup = NonceStore(), _lookup(pds)
+    with LyingAuthorizationServer(victim_did=alice.did) as liar:
+        pending = run_sync(
+            flow.start_from_identifier(
+                liar.url, loopback_client(5000), identity=lookup, nonces=nonces
+            ),
+            http[0],
+        )
+        assert pending.issuer == liar.url
+        params = {"state": pending.state, "iss": liar.url, "code": "liar-code"}
+        with pytest.raises(OAuthIdentityError) as refused:
+            run_sync(
+                flow.finish_authorization(pending, params, nonces=nonces, identity=lookup),
+                http[0],
+            )
+        assert refused.value.did == alice.did
+        assert refused.value.issuer == liar.url
+        assert pds.pds_url in str(refused.value)
+        # The truth came from the real PLC and PDS: alice's PDS names the real issuer.
+        checked = [urlsplit(e.url) for e in http[1].seen]
+        assert (urlsplit(pds.plc_url).netloc, f"/{alice.did}") in [
+            (u.netloc, u.path) for u in checked
+        ]
+        assert liar.seen[-1] == "POST /oauth/revoke"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ import pytest
 from launcher import Account, PdsProcess, start_pds
 
 from atmosphere._oauth import NonceStore, OAuthSession, flow
+from atmosphere._oauth.auth import OAuthAuth, OAuthSessionHolder
 from atmosphere._oauth.authorization import PendingAuthorization
 from atmosphere._oauth.client_id import loopback_client
 from atmosphere._oauth.drive import run_async, run_sync
@@ -543,3 +545,43 @@ def test_an_authorization_server_that_lies_about_the_account_is_refused(
             (u.netloc, u.path) for u in checked
         ]
         assert liar.seen[-1] == "POST /oauth/revoke"
+
+
+def test_oauth_auth_refreshes_expired_tokens_once_for_many_threads(
+    short_lived_pds: PdsProcess, http
+) -> None:
+    # The real server ends the whole session when a rotated refresh token is reused,
+    # so this passes only if concurrent callers share one refresh.
+    login = _login(short_lived_pds, http, short_lived_pds.account("bob.test"))
+    changes: list[OAuthSession] = []
+    holder = OAuthSessionHolder(login.session, on_change=changes.append, nonces=login.nonces)
+    auth = OAuthAuth(holder, refresh_margin=0)
+    rec = login.recorder
+    with httpx.Client(auth=auth, trust_env=False, event_hooks={"response": [rec]}) as pdsc:
+        url = f"{login.session.pds_url}/xrpc/com.atproto.server.getSession"
+        assert pdsc.get(url).status_code == 200
+        assert login.session.expires_at is not None
+        time.sleep(max(0.0, login.session.expires_at - time.time()) + 2.5)
+        tokens_before = len(rec.to("/oauth/token"))
+        statuses: list[int] = []
+        barrier = threading.Barrier(6)
+
+        def call() -> None:
+            barrier.wait()
+            statuses.append(pdsc.get(url).status_code)
+
+        threads = [threading.Thread(target=call) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert statuses == [200] * 6
+        assert len(rec.to("/oauth/token")) == tokens_before + 1
+        assert len(changes) == 1
+        assert holder.require().refresh_token != login.session.refresh_token
+        # A write after the refresh, with a replayable body.
+        created = pdsc.post(
+            f"{login.session.pds_url}/xrpc/com.atproto.repo.createRecord",
+            json=_post(holder.require(), "after an automatic refresh"),
+        )
+        assert created.status_code == 200, created.text

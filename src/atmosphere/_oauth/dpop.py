@@ -37,6 +37,7 @@ __all__ = [
     "normalize_htu",
     "origin_of",
     "parse_www_authenticate",
+    "retry_with_new_nonce",
 ]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -199,3 +200,15 @@ def is_use_dpop_nonce(status: int, headers: Mapping[str, str], body: object) -> 
             for scheme, params in parse_www_authenticate(challenge)
         )
     return False
+
+
+def retry_with_new_nonce(
+    sent_nonce: str | None, status: int, headers: Mapping[str, str], body: object
+) -> bool:
+    """Whether to resend: the server asks for a nonce and offers one the proof did not carry.
+
+    Compared with the nonce *sent*, not with the store, so concurrent callers that
+    all raced on a stale nonce each retry once.
+    """
+    offered = _header(headers, "dpop-nonce")
+    return bool(offered) and offered != sent_nonce and is_use_dpop_nonce(status, headers, body)

@@ -15,14 +15,15 @@ import httpx
 from ..errors import NetworkTimeoutError, ResponseTooLargeError, TransportError
 from ._http import Flow
 
-__all__ = ["MAX_BODY", "run_async", "run_sync"]
+__all__ = ["MAX_BODY", "buffered", "run_async", "run_sync"]
 
 T = TypeVar("T")
 MAX_BODY = 1024 * 1024
 """Metadata, DID documents and token answers are small: 1 MiB is plenty."""
 
 
-def _finish(request: httpx.Request, response: httpx.Response, body: bytes) -> httpx.Response:
+def buffered(request: httpx.Request, response: httpx.Response, body: bytes) -> httpx.Response:
+    """A copy of ``response`` holding ``body`` (already decoded) in memory."""
     # The body is already decoded: drop the encoding so it is not decoded twice.
     headers = [
         (k, v)
@@ -60,7 +61,7 @@ def run_sync(flow: Flow[T], client: httpx.Client, *, max_body: int = MAX_BODY) -
                     response.close()
             except httpx.HTTPError as exc:
                 raise _transport_error(request, exc) from exc
-            request = flow.send(_finish(request, response, bytes(body)))
+            request = flow.send(buffered(request, response, bytes(body)))
     except StopIteration as stop:
         result: T = stop.value
         return result
@@ -85,7 +86,7 @@ async def run_async(flow: Flow[T], client: httpx.AsyncClient, *, max_body: int =
                     await response.aclose()
             except httpx.HTTPError as exc:
                 raise _transport_error(request, exc) from exc
-            request = flow.send(_finish(request, response, bytes(body)))
+            request = flow.send(buffered(request, response, bytes(body)))
     except StopIteration as stop:
         result: T = stop.value
         return result

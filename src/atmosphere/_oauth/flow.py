@@ -28,7 +28,7 @@ from ..syntax import is_valid_did
 from ._http import JSON_ACCEPT, Flow, json_body, oauth_error
 from .authorization import PendingAuthorization, authorization_url, new_state, par_body
 from .client_id import ClientIdentity
-from .dpop import NonceStore, build_proof, is_use_dpop_nonce, origin_of
+from .dpop import NonceStore, build_proof, origin_of, retry_with_new_nonce
 from .errors import OAuthError, OAuthIdentityError, OAuthMetadataError
 from .identity import ResolvedIdentity, SimpleIdentityLookup
 from .keys import DpopKey, require_cryptography
@@ -164,11 +164,9 @@ def dpop_request(
         if access_token is not None:
             all_headers["Authorization"] = f"DPoP {access_token}"
         response = yield httpx.Request(method, url, data=data, headers=all_headers)
-        changed = nonces.update_from(url, response.headers)
-        if not (
-            changed
-            and is_use_dpop_nonce(response.status_code, response.headers, json_body(response))
-        ):
+        nonces.update_from(url, response.headers)
+        body = json_body(response)
+        if not retry_with_new_nonce(nonce, response.status_code, response.headers, body):
             return response
     assert response is not None
     return response

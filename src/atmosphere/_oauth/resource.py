@@ -18,7 +18,7 @@ import httpx
 
 from ..errors import InvalidTokenError, XrpcError
 from ._http import json_body
-from .dpop import NonceStore, build_proof, is_use_dpop_nonce, parse_www_authenticate
+from .dpop import NonceStore, build_proof, parse_www_authenticate, retry_with_new_nonce
 from .errors import ScopeMissingError
 from .session import OAuthSession
 
@@ -38,28 +38,27 @@ class DpopAuth(httpx.Auth):
         self._get_session = get_session
         self._nonces = nonces
 
-    def _sign(self, request: httpx.Request, session: OAuthSession) -> None:
+    def _sign(self, request: httpx.Request, session: OAuthSession) -> str | None:
         url = str(request.url)
+        nonce = self._nonces.get(url)
         request.headers["Authorization"] = f"DPoP {session.access_token}"
         request.headers["DPoP"] = build_proof(
             session.dpop_key,
             request.method,
             url,
-            nonce=self._nonces.get(url),
+            nonce=nonce,
             access_token=session.access_token,
         )
+        return nonce
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """Sign, send, and resend once with the new nonce if the PDS asks for one."""
         session = self._get_session()
-        self._sign(request, session)
+        sent = self._sign(request, session)
         response = yield request
-        url = str(request.url)
-        changed = self._nonces.update_from(url, response.headers)
-        if (
-            changed
-            and isinstance(request.stream, httpx.ByteStream)
-            and is_use_dpop_nonce(response.status_code, response.headers, json_body(response))
+        self._nonces.update_from(str(request.url), response.headers)
+        if isinstance(request.stream, httpx.ByteStream) and retry_with_new_nonce(
+            sent, response.status_code, response.headers, json_body(response)
         ):
             self._sign(request, session)
             yield request

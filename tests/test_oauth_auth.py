@@ -239,3 +239,30 @@ def test_the_async_shell_refreshes_too(server: Server) -> None:
     assert asyncio.run(main()) == [200] * 5
     assert server.refreshes == 1
     assert holder.require().access_token == "at-2"
+
+
+def test_callers_waiting_on_a_refused_refresh_all_get_the_error(server: Server) -> None:
+    server.refresh_fails = True
+    holder = OAuthSessionHolder(_session(expires_at=1000.0))
+    auth = OAuthAuth(holder, refresh_margin=60, clock=lambda: 1000.0)
+    errors: list[BaseException] = []
+    with httpx.Client(auth=auth, transport=httpx.MockTransport(server.handler)) as c:
+        barrier = threading.Barrier(4)
+
+        def call() -> None:
+            barrier.wait()
+            try:
+                c.get(f"{PDS}/xrpc/a.b.c")
+            except Exception as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=call) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert server.count("/oauth/token") == 1
+    assert len(errors) == 4
+    assert all(isinstance(e, (OAuthGrantError, NotAuthenticatedError)) for e in errors)
+    assert sum(isinstance(e, OAuthGrantError) for e in errors) >= 1
+    assert holder.session is None

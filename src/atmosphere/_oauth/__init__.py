@@ -15,7 +15,8 @@ Modules, one concern each:
 - :mod:`.identity` minimal handle/DID → PDS resolution for the binding check
 - :mod:`.flow` the steps as generators (discovery, PAR, finish, refresh, revoke)
 - :mod:`.drive` sync and async shells that run a flow over httpx
-- :mod:`.resource` DPoP signing of PDS requests (``httpx.Auth``) and PDS error mapping
+- :mod:`.resource` plain DPoP signing of PDS requests (``httpx.Auth``) and PDS error mapping
+- :mod:`.auth` the full ``httpx.Auth``: DPoP, nonces, one-at-a-time refresh, ``on_change``
 - :mod:`.loopback` the one-shot loopback callback server
 
 Importing this package does not need ``cryptography``; making or loading a

@@ -34,7 +34,7 @@ from ..auth import _cap_body
 from ..errors import InvalidTokenError, NotAuthenticatedError, ResponseTooLargeError
 from .dpop import NonceStore, build_proof, parse_www_authenticate, retry_with_new_nonce
 from .drive import buffered
-from .errors import OAuthError, OAuthGrantError, OAuthServerError
+from .errors import OAuthError, OAuthServerError
 from .flow import refresh_session
 from .resource import resource_error
 from .session import OAuthSession
@@ -168,7 +168,7 @@ class OAuthAuth(httpx.Auth):
     def _raise_if_refresh_failed(self, used_token: str) -> None:
         failed = self._failed
         if self._holder.session is None and failed is not None and failed[0] == used_token:
-            raise failed[1]
+            raise _copy(failed[1])
 
     def _refresh_flow(self) -> Flow[OAuthSession]:
         return refresh_session(self._holder.require(), nonces=self._holder.nonces)
@@ -210,7 +210,7 @@ class OAuthAuth(httpx.Auth):
                     request = flow.send(buffered(request, response, body))
             except StopIteration as stop:
                 self._install(stop.value)
-            except (OAuthGrantError, OAuthServerError) as exc:
+            except OAuthError as exc:
                 raise self._fail(used_token, exc) from None
             finally:
                 flow.close()
@@ -263,7 +263,7 @@ class OAuthAuth(httpx.Auth):
                     request = flow.send(buffered(request, response, body))
             except StopIteration as stop:
                 self._install(stop.value)
-            except (OAuthGrantError, OAuthServerError) as exc:
+            except OAuthError as exc:
                 raise self._fail(used_token, exc) from None
             finally:
                 flow.close()
@@ -313,6 +313,13 @@ class OAuthAuth(httpx.Auth):
 
     def __repr__(self) -> str:
         return f"OAuthAuth(refresh_margin={self._margin!r})"
+
+
+def _copy(error: OAuthError) -> OAuthError:
+    """A fresh instance of a refresh failure, for another caller (tracebacks are per raise)."""
+    if isinstance(error, OAuthServerError):
+        return type(error)(error.status, error.error, error.description, endpoint=error.endpoint)
+    return OAuthError(str(error))
 
 
 def _unreplayable(request: httpx.Request, response: httpx.Response) -> Exception:

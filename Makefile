@@ -4,7 +4,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PDS_DIR := fixtures/pds
 
-.PHONY: install pds-install test test-unit test-pds test-atdata demo lint typecheck check bench clean unasync check-generated
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install pds-install browser test test-unit test-pds test-atdata demo lint typecheck check bench clean unasync check-generated
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +23,16 @@ install: $(VENV)/.installed
 pds-install:
 	bash $(PDS_DIR)/install.sh
 
+## browser: Debian's chromium + chromium-driver for the OAuth sign-in page test (apt, when missing)
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
+		echo "browser: installing chromium and chromium-driver (apt-get, about 120 MB) ..."; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	fi
+
 ## test: unit and real-PDS integration tests together (and generated sync code up to date)
-test: install pds-install check-generated
+test: install pds-install browser check-generated
 	$(BIN)/python -m pytest
 
 ## unasync: regenerate the sync modules from their async sources (scripts/unasync.py)
@@ -37,7 +47,7 @@ test-unit: install
 	$(BIN)/python -m pytest tests/unit
 
 ## test-pds: the real-PDS tier (tests/pds, marked pds)
-test-pds: install pds-install
+test-pds: install pds-install browser
 	$(BIN)/python -m pytest tests/pds
 
 ## test-atdata: atdata's own flows (0.3 and 0.7 from PyPI) with our clients, in .venv-atdata/ (Python >= 3.12; ATDATA_ARGS=... for the script)

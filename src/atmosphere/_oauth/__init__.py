@@ -1,0 +1,65 @@
+"""The atproto OAuth profile: I/O-free building blocks and flows.
+
+Modules, one concern each:
+
+- :mod:`.errors` the OAuth error classes
+- :mod:`.pkce` PKCE S256 verifier and challenge
+- :mod:`.keys` the ES256 DPoP key (needs the ``oauth`` extra when used)
+- :mod:`.dpop` DPoP proofs, ``htu`` normalization, per-origin nonces, nonce challenges
+- :mod:`.urls` which server URLs are acceptable (https; loopback http when allowed)
+- :mod:`.metadata` protected-resource and authorization-server metadata validation
+- :mod:`.client_id` client identity, loopback ``client_id``, scopes
+- :mod:`.authorization` PAR body, authorization URL, pending request, callback check
+- :mod:`.tokens` token response validation
+- :mod:`.session` the serializable OAuth session
+- :mod:`.identity` minimal handle/DID → PDS resolution for the binding check
+- :mod:`.flow` the steps as generators (discovery, PAR, finish, refresh, revoke)
+- :mod:`.drive` sync and async shells that run a flow over httpx
+- :mod:`.resource` plain DPoP signing of PDS requests (``httpx.Auth``) and PDS error mapping
+- :mod:`.auth` the full ``httpx.Auth``: DPoP, nonces, one-at-a-time refresh, ``on_change``
+- :mod:`.loopback` the one-shot loopback callback server
+
+Importing this package does not need ``cryptography``; making or loading a
+DPoP key does, and raises :class:`.errors.OAuthUnavailableError` without it.
+"""
+
+from __future__ import annotations
+
+from .authorization import PendingAuthorization
+from .client_id import DEFAULT_SCOPE, ClientIdentity, loopback_client, loopback_client_id
+from .dpop import NonceStore
+from .errors import (
+    OAuthCallbackError,
+    OAuthError,
+    OAuthGrantError,
+    OAuthIdentityError,
+    OAuthMetadataError,
+    OAuthServerError,
+    OAuthTokenResponseError,
+    OAuthUnavailableError,
+    ScopeMissingError,
+)
+from .keys import DpopKey
+from .session import OAuthSession
+from .tokens import TokenSet
+
+__all__ = [
+    "DEFAULT_SCOPE",
+    "ClientIdentity",
+    "DpopKey",
+    "NonceStore",
+    "OAuthCallbackError",
+    "OAuthError",
+    "OAuthGrantError",
+    "OAuthIdentityError",
+    "OAuthMetadataError",
+    "OAuthServerError",
+    "OAuthSession",
+    "OAuthTokenResponseError",
+    "OAuthUnavailableError",
+    "PendingAuthorization",
+    "ScopeMissingError",
+    "TokenSet",
+    "loopback_client",
+    "loopback_client_id",
+]

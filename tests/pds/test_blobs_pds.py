@@ -3,7 +3,8 @@
 Uploads from every kind of source, a 200 MB+ round trip through files,
 tampered and broken downloads (a transport that flips a byte or drops the
 connection), progress in both directions, resends, and the PDS's size limit
-(a second PDS started with a small ``blobUploadLimit``).
+(a second PDS started with a small ``blobUploadLimit``). The client tests run
+on both flavours (the ``flavour`` fixture).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import io
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from atmosphere import (
 )
 from atmosphere._cid import cid_of_file
 from atmosphere._retry import RetryPolicy
+from tests.support.flavours import Flavour
 from tests.support.pds import PdsProcess, start_pds
 
 pytestmark = pytest.mark.pds
@@ -76,8 +78,8 @@ def embed(client: AtmosphereClient, ref: dict[str, Any]) -> AtUri:
     return client.create_record(COLL, {"$type": COLL, "name": "shard", "blob": ref})
 
 
-class Tamper(httpx.BaseTransport):
-    """Forwards to the network; can corrupt, cut or fake what comes back.
+class Tamper(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """Forwards to the network; can corrupt, cut or fake what comes back (either flavour).
 
     - ``flip_at``: flip one bit of the byte at this offset of every getBlob
       body (negative: from the end).
@@ -90,40 +92,86 @@ class Tamper(httpx.BaseTransport):
 
     def __init__(self) -> None:
         self.inner = httpx.HTTPTransport()
+        self.async_inner: httpx.AsyncHTTPTransport | None = None
         self.flip_at: int | None = None
         self.cut_after: int | None = None
         self.hide_limit = False
         self.fail_uploads = 0
         self.calls: list[str] = []
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
+    def _arrived(self, request: httpx.Request) -> str:
         nsid = request.url.path.rsplit("/", 1)[-1]
         self.calls.append(nsid)
-        response = self.inner.handle_request(request)
+        return nsid
+
+    def _fail_upload(self, nsid: str, response: httpx.Response) -> bool:
         if nsid == UPLOAD and self.fail_uploads and response.status_code == 200:
             self.fail_uploads -= 1
+            return True
+        return False
+
+    def _hides_limit(self, nsid: str, response: httpx.Response) -> bool:
+        return nsid == DESCRIBE and self.hide_limit and response.status_code == 200
+
+    @staticmethod
+    def _busy() -> httpx.Response:
+        return httpx.Response(503, json={"error": "ServiceUnavailable", "message": "busy"})
+
+    @staticmethod
+    def _without_limit(body: bytes) -> httpx.Response:
+        answer = json.loads(body)
+        answer.pop("blobUploadLimit", None)
+        return httpx.Response(200, json=answer)
+
+    def _tampered(
+        self, nsid: str, request: httpx.Request, response: httpx.Response
+    ) -> httpx.Response:
+        if nsid != GET_BLOB or response.status_code != 200:
+            return response
+        size = int(response.headers["content-length"])
+        flip = None if self.flip_at is None else self.flip_at % size
+        stream = _Corrupting(response.stream, flip, self.cut_after, request)
+        return httpx.Response(
+            200, headers=response.headers, stream=stream, extensions=response.extensions
+        )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        nsid = self._arrived(request)
+        response = self.inner.handle_request(request)
+        if self._fail_upload(nsid, response):
             response.read()
             response.close()
-            return httpx.Response(503, json={"error": "ServiceUnavailable", "message": "busy"})
-        if nsid == DESCRIBE and self.hide_limit and response.status_code == 200:
-            answer = json.loads(response.read())
+            return self._busy()
+        if self._hides_limit(nsid, response):
+            body = response.read()
             response.close()
-            answer.pop("blobUploadLimit", None)
-            return httpx.Response(200, json=answer)
-        if nsid == GET_BLOB and response.status_code == 200:
-            size = int(response.headers["content-length"])
-            flip = None if self.flip_at is None else self.flip_at % size
-            stream = _Corrupting(response.stream, flip, self.cut_after, request)
-            return httpx.Response(
-                200, headers=response.headers, stream=stream, extensions=response.extensions
-            )
-        return response
+            return self._without_limit(body)
+        return self._tampered(nsid, request, response)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        nsid = self._arrived(request)
+        if self.async_inner is None:
+            self.async_inner = httpx.AsyncHTTPTransport()
+        response = await self.async_inner.handle_async_request(request)
+        if self._fail_upload(nsid, response):
+            await response.aread()
+            await response.aclose()
+            return self._busy()
+        if self._hides_limit(nsid, response):
+            body = await response.aread()
+            await response.aclose()
+            return self._without_limit(body)
+        return self._tampered(nsid, request, response)
 
     def close(self) -> None:
         self.inner.close()
 
+    async def aclose(self) -> None:
+        if self.async_inner is not None:
+            await self.async_inner.aclose()
 
-class _Corrupting(httpx.SyncByteStream):
+
+class _Corrupting(httpx.SyncByteStream, httpx.AsyncByteStream):
     def __init__(
         self, inner: Any, flip_at: int | None, cut_after: int | None, request: httpx.Request
     ) -> None:
@@ -132,20 +180,32 @@ class _Corrupting(httpx.SyncByteStream):
         self._cut_after = cut_after
         self._request = request
 
+    def _alter(self, chunk: bytes, offset: int) -> bytes:
+        if self._cut_after is not None and offset + len(chunk) > self._cut_after:
+            raise httpx.ReadError("connection reset by peer (test)", request=self._request)
+        if self._flip_at is not None and offset <= self._flip_at < offset + len(chunk):
+            changed = bytearray(chunk)
+            changed[self._flip_at - offset] ^= 0x01
+            return bytes(changed)
+        return chunk
+
     def __iter__(self) -> Iterator[bytes]:
         offset = 0
         for chunk in self._inner:
-            if self._cut_after is not None and offset + len(chunk) > self._cut_after:
-                raise httpx.ReadError("connection reset by peer (test)", request=self._request)
-            if self._flip_at is not None and offset <= self._flip_at < offset + len(chunk):
-                changed = bytearray(chunk)
-                changed[self._flip_at - offset] ^= 0x01
-                chunk = bytes(changed)
+            yield self._alter(chunk, offset)
             offset += len(chunk)
-            yield chunk
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        offset = 0
+        async for chunk in self._inner:
+            yield self._alter(chunk, offset)
+            offset += len(chunk)
 
     def close(self) -> None:
         self._inner.close()
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 @pytest.fixture
@@ -153,20 +213,18 @@ def tamper() -> Tamper:
     return Tamper()
 
 
-def _client(pds: PdsProcess, tamper: Tamper) -> Iterator[AtmosphereClient]:
+def _client(pds: PdsProcess, tamper: Tamper, flavour: Flavour) -> Iterator[AtmosphereClient]:
     acct = pds.account("alice.test")
     policy = RetryPolicy(backoff_base=0.01, jitter=0.0)
-    with (
-        httpx.Client(transport=tamper, timeout=30) as http,
-        AtmosphereClient(pds.pds_url, _client=http, retry=policy) as client,
-    ):
+    http = flavour.http(transport=tamper, timeout=30)
+    with flavour.client(pds.pds_url, _client=http, retry=policy) as client:
         client.login(acct.handle, acct.password)
         yield client
 
 
 @pytest.fixture
-def alice(pds: PdsProcess, tamper: Tamper) -> Iterator[AtmosphereClient]:
-    yield from _client(pds, tamper)
+def alice(pds: PdsProcess, tamper: Tamper, flavour: Flavour) -> Iterator[AtmosphereClient]:
+    yield from _client(pds, tamper, flavour)
 
 
 # -- uploads from every kind of source ---------------------------------------------------
@@ -365,8 +423,8 @@ def small_pds() -> Iterator[PdsProcess]:
 
 
 @pytest.fixture
-def limited(small_pds: PdsProcess, tamper: Tamper) -> Iterator[AtmosphereClient]:
-    yield from _client(small_pds, tamper)
+def limited(small_pds: PdsProcess, tamper: Tamper, flavour: Flavour) -> Iterator[AtmosphereClient]:
+    yield from _client(small_pds, tamper, flavour)
 
 
 def test_pds_advertises_its_limit(small_pds: PdsProcess) -> None:

@@ -4,7 +4,10 @@
 day). This module starts its own PDS (rate limits are off in the shared one),
 logs in 30 times, and checks that the 31st attempt raises ``RateLimitError``
 at once, with the limit, the remaining count and a reset time, because a
-reset minutes away is beyond the default retry policy's wait budget.
+reset minutes away is beyond the default retry policy's wait budget. Both
+flavours run (the ``flavour`` fixture), each as its own account, since the
+limit counts per identifier: alice.test for the sync client, bob.test for the
+async one.
 """
 
 from __future__ import annotations
@@ -12,16 +15,21 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import httpx
 import pytest
 
-from atmosphere import AtmosphereClient, RateLimitError, RetryPolicy
+from atmosphere import RateLimitError, RetryPolicy
+from tests.support.flavours import Flavour
 from tests.support.pds import PdsProcess, start_pds
 
 pytestmark = pytest.mark.pds
 
 CREATE_SESSION = "com.atproto.server.createSession"
+
+
+ACCOUNT = {"sync": "alice.test", "async": "bob.test"}
 
 
 @pytest.fixture(scope="module")
@@ -30,13 +38,17 @@ def limited_pds() -> Iterator[PdsProcess]:
         yield server
 
 
-def test_31st_create_session_is_rate_limited(limited_pds: PdsProcess) -> None:
-    acct = limited_pds.account("alice.test")
+def _recorder(flavour: Flavour) -> tuple[list[httpx.Request], dict[str, Any]]:
+    """The requests a client sends, and the httpx options that record them."""
     sent: list[httpx.Request] = []
-    with (
-        httpx.Client(timeout=30, event_hooks={"request": [sent.append]}) as http,
-        AtmosphereClient(limited_pds.pds_url, _client=http) as client,
-    ):
+    return sent, {"timeout": 30, "event_hooks": {"request": [flavour.callback(sent.append)]}}
+
+
+def test_31st_create_session_is_rate_limited(limited_pds: PdsProcess, flavour: Flavour) -> None:
+    acct = limited_pds.account(ACCOUNT[flavour.name])
+    sent, options = _recorder(flavour)
+    http = flavour.http(**options)
+    with flavour.client(limited_pds.pds_url, _client=http) as client:
         for _ in range(30):
             client.login(acct.handle, acct.password)
         state = client.rate_limit
@@ -68,15 +80,17 @@ def test_31st_create_session_is_rate_limited(limited_pds: PdsProcess) -> None:
     assert client.rate_limit.remaining == 0
 
 
-def test_a_patient_policy_would_wait_but_not_past_its_budget(limited_pds: PdsProcess) -> None:
+def test_a_patient_policy_would_wait_but_not_past_its_budget(
+    limited_pds: PdsProcess, flavour: Flavour
+) -> None:
     # Still limited (same identifier, same window): even a 2-minute budget is
     # shorter than the reset, so the error is immediate and nothing is resent.
-    acct = limited_pds.account("alice.test")
-    sent: list[httpx.Request] = []
+    acct = limited_pds.account(ACCOUNT[flavour.name])
+    sent, options = _recorder(flavour)
     policy = RetryPolicy(max_rate_limit_wait=120)
+    http = flavour.http(**options)
     with (
-        httpx.Client(timeout=30, event_hooks={"request": [sent.append]}) as http,
-        AtmosphereClient(limited_pds.pds_url, _client=http, retry=policy) as client,
+        flavour.client(limited_pds.pds_url, _client=http, retry=policy) as client,
         pytest.raises(RateLimitError) as info,
     ):
         client.login(acct.handle, acct.password)

@@ -20,6 +20,9 @@ What differs between the flavours, and how a test spells it:
   calling it);
 - a DNS resolver: ``flavour.dns(resolver)`` (the dnspython sync resolver, or an
   async twin asking the same servers; :class:`NoDns` becomes :class:`AsyncNoDns`).
+- a real-socket transport: ``flavour.transport(...)``; the blob streaming
+  helpers: ``flavour.blobs``; the classes themselves:
+  ``flavour.AtmosphereClient``, ``flavour.IdentityResolver``.
 
 Tests that are one flavour by nature (threads sharing a refresh: sync;
 ``asyncio.gather``, ``upload_blobs``: async) do not take the fixture and say

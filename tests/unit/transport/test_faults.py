@@ -4,11 +4,13 @@ Each case ends in a successful retry or a precise typed error, in bounded
 time, and the server's own counts show that no write was sent twice where
 that would duplicate data. The retry policy here backs off in milliseconds;
 the pure decisions are covered in test_retry.py. Every test runs on both
-flavours (the ``flavour`` fixture) except the thread races, sync by nature.
+flavours (the ``flavour`` fixture) except the thread races, sync by nature,
+and their asyncio twins (coroutines sharing one client), async by nature.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -19,6 +21,7 @@ import httpx
 import pytest
 
 from atmosphere import (
+    AsyncAtmosphereClient,
     AtmosphereClient,
     HandleResolutionError,
     IdentityResolver,
@@ -749,3 +752,95 @@ def test_endless_refresh_answer_fails_the_refresh(
     assert t.seconds < 5
     assert server.bytes_sent[REFRESH] < 16 * 1024 * 1024
     assert not client.is_authenticated
+
+
+# -- concurrency: one refresh for many coroutines (async only: asyncio.gather) -------------
+
+
+def _in_coroutines(
+    server: FaultServer,
+    prepare: Callable[[], None],
+    changes: list[str],
+    n: int = 16,
+) -> tuple[list[Any], list[BaseException], AsyncAtmosphereClient]:
+    """Log in an ``AsyncAtmosphereClient``, run ``prepare()``, then ``n`` puts at once."""
+
+    async def main() -> tuple[list[Any], AsyncAtmosphereClient]:
+        async with AsyncAtmosphereClient(
+            server.url,
+            plc_url=server.url,
+            timeout=TIMEOUT,
+            retry=FAST,
+            on_session_change=changes.append,
+        ) as client:
+            await client.login("alice.test", PASSWORD)
+            server.received.clear()
+            prepare()
+            outcomes = await asyncio.gather(
+                *(client.put_record(COLL, f"k{i}", rec(i=i)) for i in range(n)),
+                return_exceptions=True,
+            )
+            return list(outcomes), client
+
+    outcomes, client = asyncio.run(main())
+    results = [o for o in outcomes if not isinstance(o, BaseException)]
+    failures = [o for o in outcomes if isinstance(o, BaseException)]
+    return results, failures, client
+
+
+@pytest.mark.parametrize("how", ["server-says-expired", "exp-in-the-past"])
+def test_sixteen_coroutines_share_one_refresh_async_only(
+    server: FaultServer, alice: Account, how: str
+) -> None:
+    """Async only: the asyncio twin of test_sixteen_threads_share_one_refresh."""
+    seed(server, alice)
+    changes: list[str] = []
+    if how == "exp-in-the-past":
+        server.pds.access_ttl = -10  # login hands out an already expired token
+
+    def prepare() -> None:
+        server.pds.access_ttl = 7200
+        if how == "server-says-expired":
+            server.pds.expire_access_tokens()
+        server.script(REFRESH, slow(0.3))
+
+    results, failures, client = _in_coroutines(server, prepare, changes)
+    assert failures == []
+    assert sorted(uri.rkey for uri in results) == sorted(f"k{i}" for i in range(16))
+    assert server.received[REFRESH] == 1
+    assert stored(alice) == 16 + 1
+    assert len(changes) == 2  # login, then the one refresh
+    assert client.export_session() == changes[-1]
+
+
+@pytest.mark.parametrize("answer", ["revoked", "html-502", "garbage"])
+def test_failed_refresh_leaves_every_coroutine_with_a_clear_error_async_only(
+    server: FaultServer, alice: Account, answer: str
+) -> None:
+    """Async only: what the thread test above checks, for coroutines sharing one client."""
+    seed(server, alice)
+    changes: list[str] = []
+
+    def prepare() -> None:
+        server.pds.expire_access_tokens()
+        if answer == "revoked":
+            server.pds.revoke_refresh_tokens()
+            server.script(REFRESH, slow(1.0))
+        elif answer == "html-502":
+            server.script(REFRESH, html(502))
+        else:
+            server.script(REFRESH, bad_json(process=True))
+
+    results, failures, client = _in_coroutines(server, prepare, changes)
+    assert results == []
+    assert stored(alice) == 1  # only the seed
+    assert len(failures) == 16
+    assert all(isinstance(f, (SessionRefreshError, NotAuthenticatedError)) for f in failures)
+    assert any(isinstance(f, SessionRefreshError) for f in failures)
+    assert server.received[REFRESH] == 1
+    assert not client.is_authenticated
+    with pytest.raises(NotAuthenticatedError):
+        client.export_session()
+    assert len(changes) == 1
+    refresh_error = next(f for f in failures if isinstance(f, SessionRefreshError))
+    assert "log in again" in str(refresh_error)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from atmosphere import RetryPolicy, ServerError, XrpcError
-from tests.support.appview import AppView
+from tests.support.appview import FAIL, PROCEDURE, QUERY, AppView
 from tests.support.flavours import Flavour
 from tests.support.pds import PdsProcess
 
@@ -63,19 +63,19 @@ def test_a_pds_error_is_typed(alice: Any) -> None:
 
 
 def test_proxied_query_and_procedure_reach_the_appview(alice: Any, appview: AppView) -> None:
-    answer = alice.query(appview.QUERY, {"uris": ["at://x/y/z"]}, proxy=appview.proxy_header)
+    answer = alice.query(QUERY, {"uris": ["at://x/y/z"]}, proxy=appview.proxy_header)
     assert answer["viewer"] == alice.did
     assert answer["params"] == {"uris": ["at://x/y/z"]}
-    posted = alice.procedure(appview.PROCEDURE, {"name": "entry"}, proxy=appview.proxy_header)
+    posted = alice.procedure(PROCEDURE, {"name": "entry"}, proxy=appview.proxy_header)
     assert posted["viewer"] == alice.did
     assert posted["input"] == {"name": "entry"}
     claims = [r.auth.claims for r in appview.received if r.auth is not None]
-    assert [c["lxm"] for c in claims] == [appview.QUERY, appview.PROCEDURE]
+    assert [c["lxm"] for c in claims] == [QUERY, PROCEDURE]
     assert all(c["iss"] == alice.did and c["aud"] == appview.did for c in claims)
 
 
 def test_a_direct_query_to_the_appview_is_unauthenticated(alice: Any, appview: AppView) -> None:
-    answer = alice.query(appview.QUERY, {"uris": ["at://x/y/z"]}, service_url=appview.url)
+    answer = alice.query(QUERY, {"uris": ["at://x/y/z"]}, service_url=appview.url)
     assert answer["viewer"] is None
     (received,) = appview.received
     assert "authorization" not in received.headers
@@ -84,7 +84,7 @@ def test_a_direct_query_to_the_appview_is_unauthenticated(alice: Any, appview: A
 def test_appview_errors_reach_the_caller_typed(alice: Any, appview: AppView) -> None:
     with pytest.raises(XrpcError) as info:
         alice.query(
-            appview.FAIL,
+            FAIL,
             {"status": 404, "error": "EntryNotFound", "message": "no such entry"},
             proxy=appview.proxy_header,
         )
@@ -97,6 +97,6 @@ def test_appview_down_is_a_server_error(flavour: Flavour, pds: PdsProcess, alice
         AppView(plc_url=pds.plc_url, endpoint="http://localhost:9") as down,
         pytest.raises(ServerError) as info,
     ):
-        alice.query(down.QUERY, proxy=down.proxy_header)
+        alice.query(QUERY, proxy=down.proxy_header)
     assert info.value.status == 502
     assert info.value.error == "UpstreamFailure"

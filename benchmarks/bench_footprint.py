@@ -7,14 +7,16 @@ the same Python: bytes on disk (allocated blocks, as ``du`` counts them) and
 apparent size, file count (bytecode pip compiles at install included), and the
 number of distributions installed. Shared packages are pinned to the same
 versions in all three (``.bench/constraints.txt``). The result is
-deterministic, so it is measured once.
+deterministic, so it is measured once; with ``--reuse`` (quick runs) a saved
+result for the same wheel, constraints and Python is kept as it is.
 
-    python benchmarks/bench_footprint.py
+    python benchmarks/bench_footprint.py [--reuse]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shutil
 import sys
@@ -24,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import log, save_result
+from _common import load_result, log, save_result
 from envs import (
     CONSTRAINTS,
     FLOOR_SPEC,
@@ -73,10 +75,23 @@ def measure(
 
 def main(argv: list[str] | None = None) -> int:
     """Measure, then save ``.bench/results/footprint.json``."""
-    argparse.ArgumentParser(description=__doc__.split("\n")[0]).parse_args(argv)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep a saved result for the same inputs"
+    )
+    args = parser.parse_args(argv)
     ensure_envs(("atmosphere",))  # writes the shared constraints
     wheel = build_wheel()
     pins = ["-c", str(CONSTRAINTS)]
+    key = hashlib.sha256(
+        "\0".join(
+            [wheel.parent.name, wheel.name, CONSTRAINTS.read_text(), SDK_SPEC, sys.version]
+        ).encode()
+    ).hexdigest()[:16]
+    saved = load_result("footprint")
+    if args.reuse and saved and saved.get("inputs") == key:
+        log("footprint: same wheel, pins and Python as the saved result; reused")
+        return 0
     workdir = Path(tempfile.mkdtemp(prefix="atmosphere-footprint-"))
     try:
         make_venv(workdir / "empty")
@@ -88,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         }
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    save_result("footprint", {"baseline": base, "cases": cases})
+    save_result("footprint", {"inputs": key, "baseline": base, "cases": cases})
     for name, row in cases.items():
         log(
             f"  {name:12s} {row['disk_mib']:7.1f} MiB on disk  {row['files']:6d} files"

@@ -668,7 +668,8 @@ class Report:
         if self.conc:
             rows.append(
                 (
-                    "1,000 `get_record` from 32 coroutines, throughput (higher is better)",
+                    f"{self.conc['calls']} `get_record` from {self.conc['coroutines']} "
+                    "coroutines, throughput (higher is better)",
                     cell("concurrency:sdk"),
                     cell("concurrency:httpx") + " vs `httpx.AsyncClient`",
                     "",

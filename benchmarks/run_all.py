@@ -18,7 +18,7 @@ Steps 5-9 share one reference PDS, started here (``_pds.py``). Targets are in
 ``targets.py``.
 
     python benchmarks/run_all.py            # the full run (about 15 minutes on 2 cores)
-    python benchmarks/run_all.py --quick    # fewer rounds and calls, 64 MiB blobs (< 3 minutes)
+    python benchmarks/run_all.py --quick    # fewer rounds, calls and MiB (< 3 minutes)
     python benchmarks/run_all.py --only import,report
 """
 
@@ -66,10 +66,10 @@ FULL = {
 QUICK = {
     "import": ["--rounds", "3"],
     "footprint": ["--reuse"],
-    "overhead": ["--rounds", "5", "--calls", "300"],
-    "pds": ["--rounds", "2", "--sizes", "64"],
-    "coldstart": ["--rounds", "3"],
-    "concurrency": ["--rounds", "2", "--calls", "300", "--coroutines", "32"],
+    "overhead": ["--rounds", "4", "--calls", "300"],
+    "pds": ["--rounds", "2", "--sizes", "16"],
+    "coldstart": ["--rounds", "2"],
+    "concurrency": ["--rounds", "2", "--calls", "200", "--coroutines", "32"],
     "bulk": ["--rounds", "1", "--records", "100", "--concurrency", "16"],
     "blobs": ["--size-mib", "64", "--runs", "2", "--warmup", "0"],
 }
@@ -94,7 +94,7 @@ def _write_timing(total: float, durations: dict[str, float]) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the selected steps; exit non-zero if any failed."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer rounds, 64 MiB blobs only")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds, calls and MiB")
     parser.add_argument(
         "--only", default=",".join(STEPS), help=f"comma-separated: {','.join(STEPS)}"
     )

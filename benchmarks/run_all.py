@@ -66,7 +66,7 @@ FULL = {
 QUICK = {
     "import": ["--rounds", "3"],
     "footprint": ["--reuse"],
-    "overhead": ["--rounds", "4", "--calls", "300"],
+    "overhead": ["--rounds", "4", "--calls", "300", "--warmup-rounds", "0"],
     "pds": ["--rounds", "2", "--sizes", "16"],
     "coldstart": ["--rounds", "2"],
     "concurrency": ["--rounds", "2", "--calls", "200", "--coroutines", "32"],

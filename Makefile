@@ -67,7 +67,7 @@ typecheck: install
 
 check: lint typecheck test
 
-## bench: atmosphere vs the atproto SDK vs raw httpx -> benchmarks/RESULTS.md (BENCH_ARGS=--quick for a short run)
+## bench: atmosphere vs the atproto SDK vs raw httpx -> benchmarks/RESULTS.md + the README table (BENCH_ARGS=--quick)
 bench: install pds-install
 	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 

@@ -105,6 +105,30 @@ def medians(runs: list[dict[str, Any]], key: str) -> float:
     return median([run[key] for run in runs if run.get(key) is not None])
 
 
+def paired_ratio(
+    a_runs: Sequence[dict[str, Any]],
+    b_runs: Sequence[dict[str, Any]],
+    key: str,
+    b_key: str | None = None,
+) -> list[float]:
+    """``[median, q1, q3]`` of the per-round ratios ``a[key] / b[b_key or key]``.
+
+    Runs at the same index ran next to each other in time, so slow drifts of a
+    shared machine cancel in each pair; the quartiles show the spread.
+    """
+    ratios = sorted(
+        a[key] / b[b_key or key]
+        for a, b in zip(a_runs, b_runs, strict=True)
+        if a.get(key) is not None and b.get(b_key or key)
+    )
+    if not ratios:
+        return [float("nan")] * 3
+    if len(ratios) < 2:
+        return [ratios[0]] * 3
+    q1, _, q3 = statistics.quantiles(ratios, n=4)
+    return [statistics.median(ratios), q1, q3]
+
+
 def save_result(name: str, data: dict[str, Any]) -> Path:
     """Write one benchmark's results to ``.bench/results/<name>.json``."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)

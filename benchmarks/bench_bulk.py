@@ -6,7 +6,8 @@
 
 Rounds alternate (sequential, batched, async, sequential, …) so machine noise
 spreads over all three; medians are reported with the ratios. Each round
-deletes what it wrote (in batches) before the next starts.
+deletes what it wrote (in batches) before the next starts. It uses the
+run's shared PDS when ``run_all.py`` started one (``_pds.py``).
 
     python benchmarks/bench_bulk.py [--records 1000] [--rounds 3] [--concurrency 16]
 """
@@ -20,12 +21,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT), str(ROOT / "src")]
+sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "src")]
 
 from _common import log, median, save_result  # noqa: E402
+from _pds import pds_server  # noqa: E402
 
 from atmosphere import AsyncAtmosphereClient, AtmosphereClient, Delete  # noqa: E402
-from tests.support.pds import start_pds  # noqa: E402
 
 C = "com.example.bench.bulk"
 
@@ -65,8 +66,8 @@ def main() -> int:
     args = parser.parse_args()
 
     times: dict[str, list[float]] = {"sequential": [], "batched": [], "async": []}
-    with start_pds() as pds, AtmosphereClient(pds.pds_url) as client:
-        acct = pds.account("alice.test")
+    with pds_server() as pds, AtmosphereClient(pds.pds_url) as client:
+        acct = pds.accounts[0]
         client.login(acct.handle, acct.password)
         session = client.export_session()
         for rnd in range(args.rounds):

@@ -7,14 +7,16 @@ the same Python: bytes on disk (allocated blocks, as ``du`` counts them) and
 apparent size, file count (bytecode pip compiles at install included), and the
 number of distributions installed. Shared packages are pinned to the same
 versions in all three (``.bench/constraints.txt``). The result is
-deterministic, so it is measured once.
+deterministic, so it is measured once; with ``--reuse`` (quick runs) each saved
+case whose inputs (wheel, constraints, Python) are unchanged is kept as it is.
 
-    python benchmarks/bench_footprint.py
+    python benchmarks/bench_footprint.py [--reuse]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shutil
 import sys
@@ -24,11 +26,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import log, save_result
+from _common import load_result, log, save_result
 from envs import (
     CONSTRAINTS,
     FLOOR_SPEC,
     SDK_SPEC,
+    base_python,
     build_wheel,
     ensure_envs,
     freeze,
@@ -71,24 +74,53 @@ def measure(
     }
 
 
+def reused_all(cases: dict[str, Any], saved: dict[str, Any]) -> bool:
+    """Whether every case is the saved one (then the saved file stays as it is)."""
+    return all(row is saved.get("cases", {}).get(name) for name, row in cases.items())
+
+
 def main(argv: list[str] | None = None) -> int:
     """Measure, then save ``.bench/results/footprint.json``."""
-    argparse.ArgumentParser(description=__doc__.split("\n")[0]).parse_args(argv)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep a saved result for the same inputs"
+    )
+    args = parser.parse_args(argv)
     ensure_envs(("atmosphere",))  # writes the shared constraints
     wheel = build_wheel()
     pins = ["-c", str(CONSTRAINTS)]
+    installs = {
+        "atmosphere": [*pins, str(wheel)],
+        "sdk": [*pins, SDK_SPEC],
+        "floor": [*pins, *FLOOR_SPEC],
+    }
+    shared = [CONSTRAINTS.read_text(), sys.version, base_python()]
+    keys = {
+        name: hashlib.sha256("\0".join([*shared, *args_]).encode()).hexdigest()[:16]
+        for name, args_ in installs.items()
+    }
+    saved = load_result("footprint") or {}
+    cases: dict[str, Any] = {}
+    inputs = saved.get("inputs")
+    if args.reuse and isinstance(inputs, dict):  # unchanged inputs: keep the saved figures
+        for name, row in saved.get("cases", {}).items():
+            if name in keys and inputs.get(name) == keys[name]:
+                cases[name] = row
+                log(f"footprint: {name}: same inputs as the saved result; reused")
+    base = saved.get("baseline", {})
     workdir = Path(tempfile.mkdtemp(prefix="atmosphere-footprint-"))
     try:
-        make_venv(workdir / "empty")
-        base = tree_stats(workdir / "empty")
-        cases = {
-            "atmosphere": measure("atmosphere", [*pins, str(wheel)], workdir, base),
-            "sdk": measure("sdk", [*pins, SDK_SPEC], workdir, base),
-            "floor": measure("floor", [*pins, *FLOOR_SPEC], workdir, base),
-        }
+        if len(cases) < len(installs):
+            make_venv(workdir / "empty")
+            base = tree_stats(workdir / "empty")
+        for name, install in installs.items():
+            if name not in cases:
+                cases[name] = measure(name, install, workdir, base)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    save_result("footprint", {"baseline": base, "cases": cases})
+    if not reused_all(cases, saved):
+        cases = {name: cases[name] for name in installs}
+        save_result("footprint", {"inputs": keys, "baseline": base, "cases": cases})
     for name, row in cases.items():
         log(
             f"  {name:12s} {row['disk_mib']:7.1f} MiB on disk  {row['files']:6d} files"

@@ -11,6 +11,8 @@ Cases:
 
 - ``atmosphere``: ``from atmosphere import AtmosphereClient`` (what a user
   writes; ``import atmosphere`` alone is lazy and is reported separately);
+- ``atmosphere (AsyncAtmosphereClient)``, ``atmosphere (Atmosphere)``: the
+  other entry points (``Atmosphere`` only if the installed package has it);
 - ``sdk``: ``from atproto import Client``;
 - ``floor``: ``import httpx, pydantic, dns.resolver`` (the dependencies alone);
 - ``floor+models``: the floor plus ``from pydantic import BaseModel, ConfigDict,
@@ -38,6 +40,11 @@ from envs import ensure_envs
 CASES: dict[str, tuple[str, str]] = {
     # name: (env, statement)
     "atmosphere": ("atmosphere", "from atmosphere import AtmosphereClient"),
+    "atmosphere (AsyncAtmosphereClient)": (
+        "atmosphere",
+        "from atmosphere import AsyncAtmosphereClient",
+    ),
+    "atmosphere (Atmosphere)": ("atmosphere", "from atmosphere import Atmosphere"),
     "atmosphere (bare `import atmosphere`)": ("atmosphere", "import atmosphere"),
     "sdk": ("sdk", "from atproto import Client"),
     "floor": ("floor", "import httpx, pydantic, dns.resolver"),
@@ -57,8 +64,13 @@ t0 = time.perf_counter()
 t1 = time.perf_counter()
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 n = len(sys.modules)
-print('{{"import_s": %r, "maxrss_kib": %d, "modules": %d}}' % (t1 - t0, rss, n))
+m = sys.modules
+print('{{"import_s": %r, "maxrss_kib": %d, "modules": %d, "pydantic_models": %d, "dns": %d}}'
+      % (t1 - t0, rss, n, "pydantic.main" in m, "dns.resolver" in m or "dns.message" in m))
 """
+# ``pydantic_models``: pydantic's model machinery (``pydantic.main``) is loaded;
+# ``dns``: dnspython's resolver is loaded. Issue 14 wants neither after
+# ``from atmosphere import AtmosphereClient``.
 
 
 # Where atmosphere's import time goes beyond the floor, stage by stage, in one
@@ -73,7 +85,11 @@ def stage(name, stmt):
     stages.append((name, time.perf_counter() - t0, sorted(set(sys.modules) - before)))
 stage("floor", "import httpx, pydantic, dns.resolver")
 stage("pydantic models", "from pydantic import BaseModel, ConfigDict, Field")
-stage("atmosphere._models", "import atmosphere._models")
+import importlib.util
+for _models in ("atmosphere._models", "atmosphere.models"):
+    if importlib.util.find_spec(_models) is not None:
+        stage("atmosphere models", "import " + _models)
+        break
 stage("rest of atmosphere", "from atmosphere import AtmosphereClient")
 import json
 out = {name: secs for name, secs, _ in stages}
@@ -130,9 +146,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     pythons = ensure_envs(("atmosphere", "sdk", "floor"))
     env = worker_env()
+    cases = dict(CASES)
+    for case in [c for c in cases if cases[c][0] == "atmosphere"]:
+        probe = subprocess.run(
+            [str(pythons["atmosphere"]), "-I", "-c", cases[case][1]],
+            capture_output=True,
+            env=env,
+            check=False,
+        )
+        if probe.returncode != 0:  # e.g. ``Atmosphere`` before it exists
+            log(f"import: `{cases[case][1]}` fails in this version; not measured")
+            del cases[case]
 
     def run_one(case: str, _round: int) -> dict[str, Any]:
-        env_name, stmt = CASES[case]
+        env_name, stmt = cases[case]
         t0 = time.perf_counter()
         result = run_json(
             [str(pythons[env_name]), "-I", "-c", _TEMPLATE.format(stmt=stmt)], env=env
@@ -140,12 +167,12 @@ def main(argv: list[str] | None = None) -> int:
         result["process_s"] = time.perf_counter() - t0
         return result
 
-    log(f"import: {len(CASES)} cases x {args.rounds} rounds (+1 warm-up)")
-    runs = alternate(list(CASES), args.rounds, run_one, warmup=1, label="import")
+    log(f"import: {len(cases)} cases x {args.rounds} rounds (+1 warm-up)")
+    runs = alternate(list(cases), args.rounds, run_one, warmup=1, label="import")
     baseline_kib = medians(runs["python"], "maxrss_kib")
     summary: dict[str, dict[str, Any]] = {}
     for case, case_runs in runs.items():
-        env_name, stmt = CASES[case]
+        env_name, stmt = cases[case]
         summary[case] = {
             "env": env_name,
             "statement": stmt,
@@ -154,10 +181,12 @@ def main(argv: list[str] | None = None) -> int:
             "maxrss_mib": medians(case_runs, "maxrss_kib") / 1024,
             "rss_growth_mib": (medians(case_runs, "maxrss_kib") - baseline_kib) / 1024,
             "modules": int(medians(case_runs, "modules")),
+            "loads_pydantic_models": bool(case_runs[-1].get("pydantic_models")),
+            "loads_dns": bool(case_runs[-1].get("dns")),
             "samples_ms": [round(r["import_s"] * 1000, 2) for r in case_runs],
         }
     profiles = {
-        case: profile_top(pythons[CASES[case][0]], CASES[case][1])
+        case: profile_top(pythons[cases[case][0]], cases[case][1])
         for case in ("atmosphere", "sdk", "floor")
     }
     breakdown = staged(pythons["atmosphere"], args.rounds)
@@ -169,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         log(
             f"  {case:40s} {row['import_ms']:8.1f} ms  rss {row['maxrss_mib']:6.1f} MiB"
             f"  (+{row['rss_growth_mib']:.1f})  {row['modules']} modules"
+            + ("  pydantic models" if row["loads_pydantic_models"] else "")
+            + ("  dnspython" if row["loads_dns"] else "")
         )
     return 0
 

@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=31)
     parser.add_argument("--calls", type=int, default=600, help="getRecord calls per worker")
+    parser.add_argument(
+        "--warmup-rounds", type=int, default=1, help="discarded rounds first (default 1)"
+    )
     args = parser.parse_args(argv)
     pythons = ensure_envs(("atmosphere", "sdk", "floor"))
     env = worker_env()
@@ -70,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
             return run_json([str(pythons[CLIENT_ENVS[client]]), worker, client, blob], env=env)
 
         log(f"overhead: 3 clients x {args.rounds} rounds against {server.url}")
-        runs = alternate(list(CLIENT_ENVS), args.rounds, run_one, warmup=1, label="overhead")
+        runs = alternate(
+            list(CLIENT_ENVS), args.rounds, run_one, warmup=args.warmup_rounds, label="overhead"
+        )
         served = server.requests
 
     keys = ("get_record_us", "get_record_cpu_us", "list_records_us", "list_records_cpu_us")

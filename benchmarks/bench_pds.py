@@ -1,6 +1,7 @@
 """The same jobs against the real reference PDS: atmosphere vs the atproto SDK.
 
-Starts the pinned PDS on loopback (``fixtures/pds``, ``make pds-install``),
+Uses the pinned PDS on loopback (``fixtures/pds``, ``make pds-install``; the
+run's shared one when ``run_all.py`` started it, see ``_pds.py``),
 seeds it over plain HTTP (1,000 records through ``applyWrites``, and the
 benchmark blobs, each kept alive by a record that references it), then runs
 ``_workers/pds_worker.py`` for each client alternately, once per round:
@@ -27,7 +28,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
     DATA_DIR,
-    ROOT,
     WORKERS,
     alternate,
     log,
@@ -36,10 +36,8 @@ from _common import (
     save_result,
     worker_env,
 )
+from _pds import pds_server
 from envs import ensure_envs
-
-sys.path.insert(0, str(ROOT))
-from tests.support.pds import start_pds
 
 COLLECTION = "ac.foundation.dataset.record"
 BLOB_HOLDER = "ac.foundation.dataset.benchBlob"
@@ -173,8 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     env = worker_env()
     worker = str(WORKERS / "pds_worker.py")
 
-    log("pds: starting the reference PDS ...")
-    with start_pds() as pds:
+    with pds_server() as pds:
         account = pds.accounts[0]
         log(f"pds: {pds.pds_url}; seeding {N_RECORDS} records and {len(blobs)} blobs ...")
         seeded = seed(pds.pds_url, account.handle, account.password, blobs)

@@ -2,23 +2,30 @@
 
 Steps (each a subprocess, so one failing does not stop the others):
 
-1. ``envs``      build/reuse the venvs in ``.bench/envs`` (envs.py)
-2. ``import``    cold import time and RSS (bench_import.py)
-3. ``footprint`` installed size, files, distributions (bench_footprint.py)
-4. ``overhead``  per-call client overhead on a canned loopback server (bench_overhead.py)
-5. ``pds``       login, records, listing, blobs on the real PDS (bench_pds.py)
-6. ``blobs``     benchmarks/bench_blobs.py (the blob methods vs raw httpx; maintained with
-                 the blob code), if present; its log goes to .bench/results/bench_blobs.log
-7. ``report``    RESULTS.md + results.png, in the ``report`` env (report.py)
+1. ``envs``        build/reuse the venvs in ``.bench/envs`` (envs.py)
+2. ``import``      cold import time, modules and RSS (bench_import.py)
+3. ``footprint``   installed size, files, distributions (bench_footprint.py)
+4. ``overhead``    per-call client overhead on a canned loopback server (bench_overhead.py)
+5. ``pds``         login, records, listing, blobs on the real PDS (bench_pds.py)
+6. ``coldstart``   process start to first record written; the CLI's whoami (bench_coldstart.py)
+7. ``concurrency`` 1,000 getRecord from 32 coroutines, three async clients (bench_concurrency.py)
+8. ``bulk``        1,000 records: one call each, batched, async (bench_bulk.py)
+9. ``blobs``       streaming blob upload/download vs raw httpx, 1 GiB (bench_blobs.py); its
+                   log goes to .bench/results/bench_blobs.log
+10. ``report``     RESULTS.md + results.png + the README table, in the ``report`` env (report.py)
 
-    python benchmarks/run_all.py            # the full run (about 11 minutes on 2 cores)
-    python benchmarks/run_all.py --quick    # fewer rounds, 64 MiB blobs only (about 3 minutes)
+Steps 5-9 share one reference PDS, started here (``_pds.py``). Targets are in
+``targets.py``.
+
+    python benchmarks/run_all.py            # the full run (about 15 minutes on 2 cores)
+    python benchmarks/run_all.py --quick    # fewer rounds, calls and MiB (< 3 minutes)
     python benchmarks/run_all.py --only import,report
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -29,19 +36,42 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import BENCH_SRC, RESULTS_DIR, ROOT, log, machine_info, save_result
-from envs import WHEEL_ENV, build_wheel, ensure_envs, versions
+from _pds import shared
+from envs import WHEEL_ENV, build_wheel, ensure_envs, env_python, versions
 
-STEPS = ("envs", "import", "footprint", "overhead", "pds", "blobs", "report")
+STEPS = (
+    "envs",
+    "import",
+    "footprint",
+    "overhead",
+    "pds",
+    "coldstart",
+    "concurrency",
+    "bulk",
+    "blobs",
+    "report",
+)
+NEEDS_PDS = {"pds", "coldstart", "concurrency", "bulk", "blobs"}
 
 FULL = {
     "import": ["--rounds", "21"],
     "overhead": ["--rounds", "31", "--calls", "600"],
     "pds": ["--rounds", "5", "--sizes", "64,512"],
+    "coldstart": ["--rounds", "15"],
+    "concurrency": ["--rounds", "7", "--calls", "1000", "--coroutines", "32"],
+    "bulk": ["--rounds", "3", "--records", "1000", "--concurrency", "16"],
+    "blobs": ["--size-mib", "1024", "--runs", "3", "--warmup", "1"],
 }
+# Under 3 minutes on 2 busy cores: checks that everything runs, not final figures.
 QUICK = {
-    "import": ["--rounds", "5"],
-    "overhead": ["--rounds", "9", "--calls", "600"],
-    "pds": ["--rounds", "5", "--sizes", "64"],
+    "import": ["--rounds", "3"],
+    "footprint": ["--reuse"],
+    "overhead": ["--rounds", "4", "--calls", "300", "--warmup-rounds", "0"],
+    "pds": ["--rounds", "2", "--sizes", "16"],
+    "coldstart": ["--rounds", "2"],
+    "concurrency": ["--rounds", "2", "--calls", "200", "--coroutines", "32"],
+    "bulk": ["--rounds", "1", "--records", "100", "--concurrency", "16"],
+    "blobs": ["--size-mib", "64", "--runs", "2", "--warmup", "0"],
 }
 
 
@@ -64,7 +94,7 @@ def _write_timing(total: float, durations: dict[str, float]) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the selected steps; exit non-zero if any failed."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer rounds, 64 MiB blobs only")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds, calls and MiB")
     parser.add_argument(
         "--only", default=",".join(STEPS), help=f"comma-separated: {','.join(STEPS)}"
     )
@@ -81,62 +111,72 @@ def main(argv: list[str] | None = None) -> int:
     durations: dict[str, float] = {}
     failed: list[str] = []
 
-    for step in steps:
-        t0 = time.monotonic()
-        log(f"=== {step} ===")
-        if step == "envs":
-            pythons = ensure_envs()
-            meta_versions = versions(pythons)
-            ok = True
-        elif step in ("import", "footprint", "overhead", "pds"):
-            ok = run_step([py, str(BENCH_SRC / f"bench_{step}.py"), *params.get(step, [])])
-        elif step == "blobs":
-            script = BENCH_SRC / "bench_blobs.py"
-            if not script.is_file():
-                log("blobs: benchmarks/bench_blobs.py is not there; skipped")
-                durations[step] = 0.0
-                continue
-            RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-            extra: list[str] = []
-            if args.quick:  # its own options: shrink the blob if it lets us
-                help_text = subprocess.run(
-                    [py, str(script), "--help"],
-                    cwd=ROOT,
-                    capture_output=True,
-                    text=True,
-                    check=False,
-                ).stdout
-                if "--quick" in help_text:
-                    extra = ["--quick"]
-                elif "--size-mib" in help_text:
-                    extra = ["--size-mib", "64"]
-            log_path = RESULTS_DIR / "bench_blobs.log"
-            ok = run_step([py, str(script), *extra], log_path)
-            log(f"blobs: output in {log_path.relative_to(ROOT)}")
-        else:  # report
-            _write_timing(time.monotonic() - started, durations)
-            report_py = ensure_envs(("report",))["report"]
-            ok = run_step([str(report_py), str(BENCH_SRC / "report.py")])
-        durations[step] = time.monotonic() - t0
-        if not ok:
-            failed.append(step)
-            log(f"{step}: FAILED")
-        if step == "envs":
-            # Saved before the measurements, so the report has it even on a partial run.
-            save_result(
-                "meta",
-                {
-                    "mode": "quick" if args.quick else "full",
-                    "machine": machine_info(),
-                    "versions": meta_versions,
-                    "params": params,
-                },
-            )
+    with contextlib.ExitStack() as stack:
+        pds_started = False
+        for step in steps:
+            if step in NEEDS_PDS and not pds_started:
+                t0 = time.monotonic()
+                log("=== starting the shared reference PDS ===")
+                pds = stack.enter_context(shared())
+                pds_started = True
+                durations["pds start"] = time.monotonic() - t0
+                log(f"PDS at {pds.pds_url}")
+            if step == "report":
+                stack.close()  # stop the PDS first
+            t0 = time.monotonic()
+            log(f"=== {step} ===")
+            ok = _step(step, params, py, started, durations)
+            durations[step] = time.monotonic() - t0
+            if not ok:
+                failed.append(step)
+                log(f"{step}: FAILED")
+            if step == "envs":
+                # Saved before the measurements, so the report has it even on a partial run.
+                save_result(
+                    "meta",
+                    {
+                        "mode": "quick" if args.quick else "full",
+                        "machine": machine_info(),
+                        "versions": versions(ensure_envs()),
+                        "params": params,
+                    },
+                )
 
     total = time.monotonic() - started
     _write_timing(total, durations)
     log(f"done in {total / 60:.1f} min" + (f"; FAILED: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
+
+
+def _step(
+    step: str, params: dict[str, list[str]], py: str, started: float, durations: dict[str, float]
+) -> bool:
+    """Run one step; True if it succeeded."""
+    if step == "envs":
+        ensure_envs()
+        return True
+    if step == "blobs":
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+        log_path = RESULTS_DIR / "bench_blobs.log"
+        ok = run_step(
+            [
+                py,
+                str(BENCH_SRC / "bench_blobs.py"),
+                *params.get(step, []),
+                "--python",
+                str(env_python("atmosphere")),
+                "--output",
+                str(RESULTS_DIR / "blobs.json"),
+            ],
+            log_path,
+        )
+        log(f"blobs: output in {log_path.relative_to(ROOT)}")
+        return ok
+    if step == "report":
+        _write_timing(time.monotonic() - started, durations)
+        report_py = ensure_envs(("report",))["report"]
+        return run_step([str(report_py), str(BENCH_SRC / "report.py")])
+    return run_step([py, str(BENCH_SRC / f"bench_{step}.py"), *params.get(step, [])])
 
 
 if __name__ == "__main__":

@@ -61,6 +61,14 @@ def _at(unix: int) -> datetime:
     return datetime.fromtimestamp(min(max(0, unix), int(time.time()) + _MAX_WAIT), tz=timezone.utc)
 
 
+_NAMES = frozenset(
+    {"ratelimit-limit", "ratelimit-remaining", "ratelimit-policy", "ratelimit-reset", "retry-after"}
+)
+
+
+_RAW_NAMES = frozenset(name.encode() for name in _NAMES)
+
+
 def _int(value: str | None) -> int | None:
     if value is None:
         return None
@@ -78,6 +86,13 @@ def parse_rate_limit(
     ``RateLimit-Reset`` is unix seconds (as the reference PDS sends it);
     ``Retry-After`` is delta-seconds or an HTTP date and wins when present.
     """
+    # Most answers carry none of these: look for them without decoding every header.
+    raw = getattr(headers, "raw", None)  # httpx.Headers: (name, value) bytes pairs
+    if isinstance(raw, list):
+        if not any(name.lower() in _RAW_NAMES for name, _ in raw):
+            return None
+    elif not any(name.lower() in _NAMES for name in headers):
+        return None
     lower = {k.lower(): v for k, v in headers.items()}
     limit = _int(lower.get("ratelimit-limit"))
     remaining = _int(lower.get("ratelimit-remaining"))

@@ -81,6 +81,7 @@ class SessionAuthBase(httpx.Auth):
         self._store = store
         self._margin = refresh_margin
         self._clock = clock
+        self._expiry: tuple[str, float | None] | None = None
         # The access token of the session whose refresh failed, and the error.
         self._failed: tuple[str, SessionRefreshError] | None = None
 
@@ -92,7 +93,10 @@ class SessionAuthBase(httpx.Auth):
         return token
 
     def _expires_soon(self, token: str) -> bool:
-        exp = jwt_expiry(token)
+        cached = self._expiry
+        if cached is None or cached[0] != token:  # decode each token once, not per call
+            cached = self._expiry = (token, jwt_expiry(token))
+        exp = cached[1]
         return exp is not None and exp - self._clock() <= self._margin
 
     def _needs_refresh(self, used_token: str) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -18,6 +19,7 @@ __all__ = [
     "ParamValue",
     "QueryPairs",
     "encode_params",
+    "with_query",
     "wrap_transport_errors",
     "xrpc_url",
 ]
@@ -31,6 +33,17 @@ ParamValue = str | int | bool | None | Iterable[str | int | bool]
 def xrpc_url(base_url: str, nsid: str) -> str:
     """``<base_url>/xrpc/<nsid>``."""
     return f"{base_url.rstrip('/')}/xrpc/{nsid}"
+
+
+def with_query(url: str, pairs: QueryPairs) -> str:
+    """``url`` with ``pairs`` as its query string, percent-encoded (spaces as ``%20``).
+
+    Encoding here, once, is cheaper than handing httpx the pairs on every
+    request (it re-parses and re-encodes them); the server sees the same query.
+    """
+    if not pairs:
+        return url
+    return f"{url}?{urlencode(pairs, quote_via=quote)}"
 
 
 def _scalar(value: str | int | bool) -> str:

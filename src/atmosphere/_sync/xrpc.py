@@ -23,7 +23,14 @@ import httpx
 
 from .._ratelimit import RateLimitInfo, parse_rate_limit
 from .._retry import NO_RETRY, Failure, RetryDecision, RetryPolicy, classify_failure, decide
-from .._wire import MAX_ERROR_BODY, ParamValue, encode_params, wrap_transport_errors, xrpc_url
+from .._wire import (
+    MAX_ERROR_BODY,
+    ParamValue,
+    encode_params,
+    with_query,
+    wrap_transport_errors,
+    xrpc_url,
+)
 from .._xrpc_errors import error_from_response
 from ..errors import (
     AtmosphereError,
@@ -109,11 +116,11 @@ class XrpcClient:
         (within the policy).
         """
         url = xrpc_url(base_url, nsid)
-        pairs = encode_params(params)
+        target = with_query(url, encode_params(params))
         hdrs = {"Accept": "application/json", **(headers or {})}
 
         def build() -> httpx.Request:
-            return self.http.build_request("GET", url, params=pairs, headers=hdrs)
+            return self.http.build_request("GET", target, headers=hdrs)
 
         return self._retrying(
             build, nsid, self._json_of(nsid), auth=auth, idempotent=True, replayable=True
@@ -158,7 +165,7 @@ class XrpcClient:
         Returns the decoded JSON answer (``{}`` for an empty one).
         """
         url = xrpc_url(base_url, nsid)
-        pairs = encode_params(params)
+        target = with_query(url, encode_params(params))
         hdrs = {"Accept": "application/json", **(headers or {})}
         factory: Callable[[], Iterable[bytes]] | None = None
         body: bytes | Iterable[bytes] | None = None
@@ -180,7 +187,7 @@ class XrpcClient:
 
         def build() -> httpx.Request:
             payload = factory() if factory is not None else body
-            return self.http.build_request("POST", url, params=pairs, headers=hdrs, content=payload)
+            return self.http.build_request("POST", target, headers=hdrs, content=payload)
 
         return self._retrying(
             build,

@@ -404,3 +404,21 @@ def test_rate_limit_state_is_recorded(make_xrpc: Callable[..., XrpcClient]) -> N
     assert info.value.reset_at is not None
     assert int(info.value.reset_at.timestamp()) == 2000000000
     assert isinstance(info.value, XrpcError)
+
+
+def test_with_query_encodes_once_and_keeps_the_meaning() -> None:
+    from urllib.parse import parse_qsl, urlsplit
+
+    from atmosphere._wire import with_query
+
+    pairs = encode_params({"q": "a b/c?d&e=f+g%h:é", "tags": ["x", "y"], "flag": True, "no": None})
+    url = with_query("https://pds.test/xrpc/a.b.c", pairs)
+    assert " " not in url
+    assert parse_qsl(urlsplit(url).query) == [
+        ("q", "a b/c?d&e=f+g%h:é"),
+        ("tags", "x"),
+        ("tags", "y"),
+        ("flag", "true"),
+    ]
+    assert httpx.URL(url).params.get_list("tags") == ["x", "y"]
+    assert with_query("https://pds.test/xrpc/a.b.c", []) == "https://pds.test/xrpc/a.b.c"

@@ -29,10 +29,14 @@ Exit codes:
 4     not found: record, blob, or an identity that does not resolve
 5     network: the server could not be reached or the exchange failed
 130   interrupted (Ctrl-C)
+143   terminated (SIGTERM); like Ctrl-C, a download in progress leaves no file
 ====  ===========================================================================
 
 Errors are reported as one line on stderr, ``atmosphere: error: ...``, without
-a traceback. Passwords and tokens are never printed.
+a traceback. Passwords and tokens are never printed. Text from servers cannot
+drive the terminal: control characters (ESC, C0, C1) and bidirectional
+overrides are printed as visible escapes (``\\x1b``, ``\\u202e``); JSON output
+stays JSON, with the same characters as ``\\u`` escapes.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ import itertools
 import json
 import mimetypes
 import os
+import signal
 import sys
 import tempfile
 import warnings
@@ -79,6 +84,7 @@ from ..errors import (
     TransportError,
 )
 from .progress import ProgressBar
+from .terminal import printable, safe_json
 
 __all__ = [
     "EXIT_AUTH",
@@ -104,10 +110,39 @@ EXIT_AUTH = 3
 EXIT_NOT_FOUND = 4
 EXIT_NETWORK = 5
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 ENV_PDS = "ATMOSPHERE_PDS"
 ENV_PLC_URL = "ATMOSPHERE_PLC_URL"
 ENV_SESSION_FILE = "ATMOSPHERE_SESSION_FILE"
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised by the CLI's SIGTERM handler, so cleanup runs as it does for Ctrl-C.
+
+    Without a handler SIGTERM ends Python at once: no ``finally`` or
+    ``except BaseException`` block runs, and a download's hidden ``.part``
+    file stays behind. A subclass of ``KeyboardInterrupt``: whatever cleans
+    up after Ctrl-C cleans up after SIGTERM too.
+    """
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """Turn SIGTERM into :class:`Terminated` while the block runs (main thread only)."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class CliError(Exception):
@@ -441,16 +476,16 @@ class Context:
             yield client
 
     def emit_json(self, value: Any, *, indent: int | None = None) -> None:
-        """Print one JSON document."""
-        self.stdout.write(json.dumps(value, ensure_ascii=False, indent=indent) + "\n")
+        """Print one JSON document (characters a terminal would obey are escaped)."""
+        self.stdout.write(safe_json(json.dumps(value, ensure_ascii=False, indent=indent)) + "\n")
 
     def say(self, text: str = "") -> None:
-        """Print a line of text output."""
-        self.stdout.write(text + "\n")
+        """Print a line of text output (control characters shown, not obeyed)."""
+        self.stdout.write(printable(text) + "\n")
 
     def note(self, text: str) -> None:
         """A line for the human on stderr (never data)."""
-        self.stderr.write(f"{PROG}: {text}\n")
+        self.stderr.write(f"{PROG}: {printable(text)}\n")
 
 
 Handler = Callable[[Context], int]
@@ -469,7 +504,7 @@ def _read_password(ctx: Context, handle: str) -> str:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", getpass.GetPassWarning)
             try:
-                password = getpass.getpass(f"Password for {handle}: ", stream=ctx.stderr)
+                password = getpass.getpass(f"Password for {printable(handle)}: ", stream=ctx.stderr)
             except EOFError:
                 password = ""
     if not password:
@@ -716,7 +751,7 @@ def cmd_blob_upload(ctx: Context) -> int:
     mime: str | None = ctx.args.mime
     if mime is None:
         mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    bar = ProgressBar(ctx.stderr, f"upload {path.name}")
+    bar = ProgressBar(ctx.stderr, printable(f"upload {path.name}"))
     with ctx.session() as client:
         try:
             ref = client.upload_blob(path, mime, progress=bar)
@@ -794,7 +829,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def _fail(stderr: TextIO, message: str) -> None:
-    stderr.write(f"{PROG}: error: {message}\n")
+    stderr.write(f"{PROG}: error: {printable(message)}\n")
     stderr.flush()
 
 
@@ -831,6 +866,17 @@ def main(
     stderr = stderr or sys.stderr
     env = os.environ if env is None else env
     args = build_parser().parse_args(argv)  # exits 2 on usage errors
+    with _sigterm_raises():
+        return _run(args, env, stdin, stdout, stderr)
+
+
+def _run(
+    args: argparse.Namespace,
+    env: Mapping[str, str],
+    stdin: TextIO,
+    stdout: TextIO,
+    stderr: TextIO,
+) -> int:
     try:
         pds, plc_url, session_file = _settings(args, env)
         ctx = Context(
@@ -847,6 +893,9 @@ def main(
         code = handler(ctx)
         stdout.flush()
         return code
+    except Terminated:
+        _fail(stderr, "terminated")
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         _fail(stderr, "interrupted")
         return EXIT_INTERRUPTED

@@ -12,6 +12,9 @@ Global options (each also read from an environment variable):
   keeps the session (default ``$XDG_CONFIG_HOME/atmosphere/session``, or
   ``~/.config/atmosphere/session``). The file holds tokens: it is created
   with mode 0600 (its directory 0700) and rewritten whenever they refresh.
+  Processes sharing it refresh under a lock and never bring back a session
+  that was logged out; a directory others can write to, or a session file
+  others can read, is refused (see :mod:`atmosphere._cli.sessionfile`).
 - ``--json``: machine-readable output on stdout.
 
 Exit codes:
@@ -25,7 +28,8 @@ Exit codes:
 2     usage: bad options or arguments, including malformed identifiers (NSID,
       AT-URI, DID, handle, record key, CID) on the command line
 3     authentication: not logged in (no session file), bad credentials, a
-      session that expired or was revoked, an unreadable session file
+      session that expired or was revoked, an unreadable session file, or an
+      unsafe one (readable by others, or in a directory others can write to)
 4     not found: record, blob, or an identity that does not resolve
 5     network: the server could not be reached or the exchange failed
 130   interrupted (Ctrl-C)
@@ -43,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import getpass
 import itertools
 import json
@@ -50,7 +55,6 @@ import mimetypes
 import os
 import signal
 import sys
-import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -84,6 +88,7 @@ from ..errors import (
     TransportError,
 )
 from .progress import ProgressBar
+from .sessionfile import SessionFile, SessionFileError
 from .terminal import printable, safe_json
 
 __all__ = [
@@ -168,46 +173,15 @@ def save_session(path: Path, session: str) -> None:
     """Write the session string to ``path`` atomically, readable by the owner only.
 
     A missing parent directory is created with mode 0700. The string goes to a
-    temporary file created with mode 0600 beside ``path``, then replaces it.
+    temporary file created with mode 0600 beside ``path``, then replaces it,
+    under the session file's lock (see :mod:`atmosphere._cli.sessionfile`).
     """
-    parent = path.parent
-    parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
-    try:
-        os.fchmod(fd, 0o600)  # mkstemp already uses 0600; make it explicit
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(session + "\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    SessionFile(path).save(session)
 
 
 def load_session(path: Path) -> str:
-    """The session string saved at ``path`` (``CliError`` with exit 3 if absent)."""
-    try:
-        text = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        raise CliError(
-            f"not logged in (no session file at {path}); run '{PROG} login HANDLE'", EXIT_AUTH
-        ) from None
-    except OSError as exc:
-        raise CliError(f"cannot read session file {path}: {exc.strerror}", EXIT_AUTH) from None
-    if not text:
-        raise CliError(f"session file {path} is empty; run '{PROG} login HANDLE'", EXIT_AUTH)
-    return text
-
-
-def remove_session(path: Path) -> bool:
-    """Delete the session file; ``False`` when there was none."""
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        return False
-    return True
+    """The session string saved at ``path`` (``SessionFileError``, exit 3, if absent or unsafe)."""
+    return SessionFile(path).load()
 
 
 # -- argument types (malformed identifiers are usage errors, exit 2) -----------
@@ -443,14 +417,20 @@ class Context:
     stdout: TextIO
     stderr: TextIO
 
+    @functools.cached_property
+    def sessions(self) -> SessionFile:
+        """The session file (one instance per run: its lock is reentrant only within it)."""
+        return SessionFile(self.session_file)
+
     def client(self) -> AtmosphereClient:
-        """A client that saves its session to the session file whenever it changes."""
+        """A client that keeps the session file current, refreshing under its lock."""
         options: dict[str, Any] = {}
         if self.plc_url:
             options["plc_url"] = self.plc_url
         return AtmosphereClient(
             self.pds,
-            on_session_change=lambda session: save_session(self.session_file, session),
+            on_session_change=self.sessions.save,
+            session_lock=self.sessions.refresh_lock,
             **options,
         )
 
@@ -464,7 +444,7 @@ class Context:
             with self.client() as client:
                 yield client
             return
-        saved = load_session(self.session_file)
+        saved = self.sessions.load()
         with self.client() as client:
             try:
                 client.login_with_session(saved)
@@ -557,10 +537,10 @@ def _emit_records(ctx: Context, records: Iterable[Record], *, array: bool) -> No
 
 def cmd_login(ctx: Context) -> int:
     handle: str = ctx.args.handle
+    ctx.sessions.check_directory()  # before the password goes anywhere
     password = _read_password(ctx, handle)
     with ctx.client() as client:
-        client.login(handle, password)
-        save_session(ctx.session_file, client.export_session())
+        client.login(handle, password)  # saves the session (on_session_change)
         info = {"did": client.did, "handle": client.handle, "pds": client.pds_url}
     if ctx.json:
         ctx.emit_json({**info, "session_file": str(ctx.session_file)})
@@ -571,15 +551,19 @@ def cmd_login(ctx: Context) -> int:
 
 
 def cmd_logout(ctx: Context) -> int:
-    saved = load_session(ctx.session_file)
-    with ctx.client() as client:
-        try:
-            client.login_with_session(saved)
-            client.logout()
-            revoked = True
-        except (AuthenticationError, InvalidSessionError):
-            revoked = False  # already dead or unusable: nothing to revoke
-    remove_session(ctx.session_file)
+    # Under the lock: no other process refreshes in between, and one that
+    # wants to refresh afterwards finds no file and stops.
+    with ctx.sessions.locked():
+        # A file others could read is exactly what logout is for: revoke it.
+        saved = ctx.sessions.load(allow_exposed=True)
+        with ctx.client() as client:
+            try:
+                client.login_with_session(saved)
+                client.logout()
+                revoked = True
+            except (AuthenticationError, InvalidSessionError, NotAuthenticatedError):
+                revoked = False  # already dead or unusable: nothing to revoke
+        ctx.sessions.remove()
     if ctx.json:
         ctx.emit_json({"revoked": revoked, "session_file": str(ctx.session_file)})
     elif revoked:
@@ -803,6 +787,8 @@ def exit_code_for(exc: BaseException) -> int:
     """The exit code for an error raised while running a command."""
     if isinstance(exc, CliError):
         return exc.code
+    if isinstance(exc, SessionFileError):
+        return EXIT_AUTH
     if isinstance(exc, (AuthenticationError, NotAuthenticatedError, InvalidSessionError)):
         return EXIT_AUTH
     if isinstance(exc, (RecordNotFoundError, BlobNotFoundError, ResolutionError)):
@@ -905,6 +891,6 @@ def _run(
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, stdout.fileno())
         return EXIT_ERROR
-    except (AtmosphereError, CliError, OSError) as exc:
+    except (AtmosphereError, CliError, SessionFileError, OSError) as exc:
         _fail(stderr, _describe(exc))
         return exit_code_for(exc)

@@ -7,6 +7,8 @@ here the same rules are checked with the fake PDS behind ``httpx.MockTransport``
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,7 @@ import pytest
 from atmosphere import AtmosphereClient, NotAuthenticatedError
 from atmosphere._cli import EXIT_AUTH, EXIT_OK, main
 from atmosphere._cli.sessionfile import SessionFile
+from tests.support.cli import run_cli
 from tests.support.fake_pds import Account, FakePds
 from tests.support.fault_server import FaultServer
 
@@ -214,3 +217,44 @@ def test_without_a_lock_the_client_refreshes_as_before(pds: FakePds, alice: Acco
         client.create_record(COLL, {"$type": COLL})
         assert pds.calls[REFRESH] == 1
         assert saved == [client.export_session()]
+
+
+def test_logout_refreshing_an_expired_session_does_not_wait_for_itself(
+    tmp_path: Path, server: FaultServer
+) -> None:
+    # logout holds the lock while the client refreshes (and saves) inside it:
+    # the lock must be reentrant, or the process waits for itself forever.
+    alice = server.register("alice.test", "pw")
+    path = private_session(tmp_path, server.pds.session_string(alice, access_exp=time.time() - 5))
+    result = run_cli("--pds", server.url, "logout", tmp_path=tmp_path, session_file=path)
+    assert result.code == EXIT_OK, result.stderr
+    assert server.received[REFRESH] == 1
+    assert server.received["com.atproto.server.deleteSession"] == 1
+    assert not path.exists()
+
+
+def test_the_lock_excludes_other_processes(tmp_path: Path) -> None:
+    path = private_session(tmp_path, "old")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path;"
+            "from atmosphere._cli.sessionfile import SessionFile\n"
+            "with SessionFile(Path(sys.argv[1])).locked():\n"
+            "    print('held', flush=True); time.sleep(1.5)\n",
+            str(path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "held"
+        start = time.monotonic()
+        SessionFile(path).save("new")  # waits for the other process's lock
+        waited = time.monotonic() - start
+    finally:
+        holder.communicate(timeout=30)
+    assert waited >= 0.5
+    assert path.read_text().strip() == "new"

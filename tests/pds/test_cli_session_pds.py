@@ -38,7 +38,7 @@ from tests.support.pds import PdsProcess, mint_expired_access_token
 COLLECTION = "com.example.atmosphere.cliShared"
 RECORDS = 150  # two pages of 100; the first alone overfills a pipe (2 KiB each)
 REFRESH_MARGIN = 60  # the client refreshes when the access token expires this soon
-HOLD = 12  # seconds the long process's token stays outside the margin
+HOLD = 18  # seconds the long process's token stays outside the margin
 
 
 @dataclass
@@ -137,7 +137,7 @@ def start_blocked_ls(cli: Shared) -> tuple[subprocess.Popen[bytes], float]:
     assert proc.stdout is not None
     # Full: a good amount is waiting and nothing more arrives for a second
     # (how much a pipe takes depends on how the writes fill its pages).
-    deadline = time.monotonic() + HOLD - 2
+    deadline = time.monotonic() + HOLD - 3
     last, steady_since = -1, time.monotonic()
     while True:
         assert proc.poll() is None, proc.communicate()[1].decode()

@@ -258,3 +258,19 @@ def test_the_lock_excludes_other_processes(tmp_path: Path) -> None:
         holder.communicate(timeout=30)
     assert waited >= 0.5
     assert path.read_text().strip() == "new"
+
+
+def test_an_adopted_session_that_expires_too_is_refreshed_with_its_own_token(
+    tmp_path: Path, pds: FakePds, alice: Account
+) -> None:
+    path = private_session(tmp_path, pds.session_string(alice))
+    store = SessionFile(path)
+    with client_for(pds, store) as a:
+        a.login_with_session(store.load())
+        newer = pds.session_string(alice, access_exp=time.time() - 5)  # saved by someone else
+        SessionFile(path).save(newer)
+        pds.expire_access_tokens()
+        a.create_record(COLL, {"$type": COLL})
+        refreshes = pds.sent(REFRESH)
+        assert [r.bearer for r in refreshes] == [newer.split(":::")[3]]
+        assert path.read_text().strip() == a.export_session() != newer

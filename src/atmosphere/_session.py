@@ -14,6 +14,7 @@ import json
 import math
 import re
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SessionCallback",
+    "SessionLock",
     "SessionState",
     "SessionStore",
     "is_valid_token",
@@ -36,6 +38,13 @@ _SEPARATOR = ":::"
 
 SessionCallback = Callable[[str], None]
 """Called with the new session string (as ``export_session()`` returns it)."""
+
+SessionLock = Callable[[], AbstractContextManager["str | None"]]
+"""Held around every token refresh of a session shared with other processes.
+
+Entering it yields the session string as saved at that moment (``None`` when
+it is no longer saved, i.e. logged out). See :class:`SessionStore`.
+"""
 
 
 def jwt_expiry(token: str) -> float | None:
@@ -142,9 +151,16 @@ class SessionStore:
     Reads of ``state`` are atomic attribute reads; the auth flow serialises
     refreshes with its own lock. ``on_change`` receives the session string after every login and
     refresh so callers can persist rotated tokens.
+
+    ``lock``, for a session other processes share (a session file), is held
+    around each refresh, with ``on_change`` called inside it; the auth flow
+    adopts the session it yields when another holder already rotated the
+    tokens, and ends the session when none is saved any more (logged out)
+    instead of refreshing it back to life.
     """
 
     on_change: SessionCallback | None = None
+    lock: SessionLock | None = None
     state: SessionState | None = None
 
     def require(self) -> SessionState:

@@ -19,16 +19,26 @@ refused the same way, and callers that were waiting for that refresh get a
 ``SessionRefreshError`` too. A refresh that fails on the network (no answer)
 leaves the session as it was, so a later call can try again.
 
+A session shared with other processes (``SessionStore.lock``, e.g. the CLI's
+session file) is refreshed under that lock too: the session saved there is
+read first, and when another process already rotated the tokens it is
+adopted instead of refreshing again with the old refresh token (whose reuse
+the PDS tolerates only for a grace period); when none is saved any more the
+session was logged out, and it ends (``NotAuthenticatedError``) rather than
+being refreshed back to life.
+
 Error bodies (400/401) are read only up to 64 KiB and refresh answers up to
 1 MiB: a hostile server cannot make the flow buffer an endless body.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import httpx
 
@@ -41,7 +51,7 @@ from ._session import (
     pds_from_session,
 )
 from ._xrpc_errors import error_from_response, error_name
-from .errors import SessionRefreshError
+from .errors import InvalidSessionError, NotAuthenticatedError, SessionRefreshError
 
 __all__ = ["MAX_SESSION_BODY", "SessionAuthBase", "is_replayable"]
 
@@ -103,6 +113,42 @@ class SessionAuthBase(httpx.Auth):
         """Under the lock: is the token we used still the current one?"""
         state = self._store.state
         return state is not None and state.session.access_jwt == used_token
+
+    def _shared(self) -> AbstractContextManager[str | None]:
+        """Under the flow's lock: the store's shared-session lock (a no-op without one)."""
+        lock = self._store.lock
+        return lock() if lock is not None else contextlib.nullcontext(None)
+
+    def _adopt_shared(self, saved: str | None) -> bool:
+        """Under both locks: adopt a session another holder saved; ``True`` if it needs no refresh.
+
+        Without a shared lock there is nothing to adopt. A saved session that
+        differs from ours is newer (it is only written under the lock), so it
+        replaces ours; it still needs a refresh if its access token expires
+        soon too. No saved session, or one for another account, ends ours.
+        """
+        if self._store.lock is None:
+            return False
+        ours = self._store.require()
+        shared: SessionState | None = None
+        if saved is not None:
+            with contextlib.suppress(InvalidSessionError):
+                shared = SessionState.decode(saved, default_pds=ours.pds_url)
+        if shared is None or shared.session.did != ours.session.did:
+            self._store.clear()
+            log.info("shared session gone or replaced; not refreshing it")
+            raise NotAuthenticatedError(
+                "not authenticated: the shared session was logged out or replaced"
+            )
+        mine = ours.session
+        if (shared.session.access_jwt, shared.session.refresh_jwt) == (
+            mine.access_jwt,
+            mine.refresh_jwt,
+        ):
+            return False
+        self._store.set(shared, notify=False)
+        log.debug("adopted the session another holder refreshed for %s", mine.did)
+        return not self._expires_soon(shared.session.access_jwt)
 
     def _refresh_request(self) -> httpx.Request:
         state = self._store.require()

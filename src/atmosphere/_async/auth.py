@@ -1,8 +1,8 @@
 """The session auth flow for ``httpx.AsyncClient``: sign, send, refresh, resend.
 
 The steps live in :class:`~atmosphere._sessionauth.SessionAuthBase` (no I/O);
-this shell sends, reads the capped bodies and holds the refresh lock (see
-that module for the rules).
+this shell sends, reads the capped bodies and holds the refresh lock, and a
+shared session's lock around it (see that module for the rules).
 """
 
 from __future__ import annotations
@@ -51,9 +51,11 @@ class AsyncSessionAuth(SessionAuthBase):
         if self._expires_soon(token):
             async with self._lock:
                 if self._needs_refresh(token):
-                    refreshed = yield self._refresh_request()
-                    await read_capped(refreshed, MAX_SESSION_BODY, truncate=True)
-                    self._apply_refresh(refreshed)
+                    with self._shared() as saved:
+                        if not self._adopt_shared(saved):
+                            refreshed = yield self._refresh_request()
+                            await read_capped(refreshed, MAX_SESSION_BODY, truncate=True)
+                            self._apply_refresh(refreshed)
                 else:
                     self._raise_if_refresh_failed(token)
             token = self._sign(request)
@@ -65,9 +67,11 @@ class AsyncSessionAuth(SessionAuthBase):
             if self._is_expired_token(response):
                 async with self._lock:
                     if self._needs_refresh(token):
-                        refreshed = yield self._refresh_request()
-                        await read_capped(refreshed, MAX_SESSION_BODY, truncate=True)
-                        self._apply_refresh(refreshed)
+                        with self._shared() as saved:
+                            if not self._adopt_shared(saved):
+                                refreshed = yield self._refresh_request()
+                                await read_capped(refreshed, MAX_SESSION_BODY, truncate=True)
+                                self._apply_refresh(refreshed)
                     else:
                         self._raise_if_refresh_failed(token)
                 if not replayable:

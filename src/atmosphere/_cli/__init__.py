@@ -12,6 +12,9 @@ Global options (each also read from an environment variable):
   keeps the session (default ``$XDG_CONFIG_HOME/atmosphere/session``, or
   ``~/.config/atmosphere/session``). The file holds tokens: it is created
   with mode 0600 (its directory 0700) and rewritten whenever they refresh.
+  Processes sharing it refresh under a lock and never bring back a session
+  that was logged out; a directory others can write to, or a session file
+  others can read, is refused (see :mod:`atmosphere._cli.sessionfile`).
 - ``--json``: machine-readable output on stdout.
 
 Exit codes:
@@ -25,27 +28,33 @@ Exit codes:
 2     usage: bad options or arguments, including malformed identifiers (NSID,
       AT-URI, DID, handle, record key, CID) on the command line
 3     authentication: not logged in (no session file), bad credentials, a
-      session that expired or was revoked, an unreadable session file
+      session that expired or was revoked, an unreadable session file, or an
+      unsafe one (readable by others, or in a directory others can write to)
 4     not found: record, blob, or an identity that does not resolve
 5     network: the server could not be reached or the exchange failed
 130   interrupted (Ctrl-C)
+143   terminated (SIGTERM); like Ctrl-C, a download in progress leaves no file
 ====  ===========================================================================
 
 Errors are reported as one line on stderr, ``atmosphere: error: ...``, without
-a traceback. Passwords and tokens are never printed.
+a traceback. Passwords and tokens are never printed. Text from servers cannot
+drive the terminal: control characters (ESC, C0, C1) and bidirectional
+overrides are printed as visible escapes (``\\x1b``, ``\\u202e``); JSON output
+stays JSON, with the same characters as ``\\u`` escapes.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import getpass
 import itertools
 import json
 import mimetypes
 import os
+import signal
 import sys
-import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -79,6 +88,8 @@ from ..errors import (
     TransportError,
 )
 from .progress import ProgressBar
+from .sessionfile import SessionFile, SessionFileError
+from .terminal import printable, safe_json
 
 __all__ = [
     "EXIT_AUTH",
@@ -104,10 +115,39 @@ EXIT_AUTH = 3
 EXIT_NOT_FOUND = 4
 EXIT_NETWORK = 5
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 ENV_PDS = "ATMOSPHERE_PDS"
 ENV_PLC_URL = "ATMOSPHERE_PLC_URL"
 ENV_SESSION_FILE = "ATMOSPHERE_SESSION_FILE"
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised by the CLI's SIGTERM handler, so cleanup runs as it does for Ctrl-C.
+
+    Without a handler SIGTERM ends Python at once: no ``finally`` or
+    ``except BaseException`` block runs, and a download's hidden ``.part``
+    file stays behind. A subclass of ``KeyboardInterrupt``: whatever cleans
+    up after Ctrl-C cleans up after SIGTERM too.
+    """
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """Turn SIGTERM into :class:`Terminated` while the block runs (main thread only)."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class CliError(Exception):
@@ -133,46 +173,15 @@ def save_session(path: Path, session: str) -> None:
     """Write the session string to ``path`` atomically, readable by the owner only.
 
     A missing parent directory is created with mode 0700. The string goes to a
-    temporary file created with mode 0600 beside ``path``, then replaces it.
+    temporary file created with mode 0600 beside ``path``, then replaces it,
+    under the session file's lock (see :mod:`atmosphere._cli.sessionfile`).
     """
-    parent = path.parent
-    parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
-    try:
-        os.fchmod(fd, 0o600)  # mkstemp already uses 0600; make it explicit
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(session + "\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    SessionFile(path).save(session)
 
 
 def load_session(path: Path) -> str:
-    """The session string saved at ``path`` (``CliError`` with exit 3 if absent)."""
-    try:
-        text = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        raise CliError(
-            f"not logged in (no session file at {path}); run '{PROG} login HANDLE'", EXIT_AUTH
-        ) from None
-    except OSError as exc:
-        raise CliError(f"cannot read session file {path}: {exc.strerror}", EXIT_AUTH) from None
-    if not text:
-        raise CliError(f"session file {path} is empty; run '{PROG} login HANDLE'", EXIT_AUTH)
-    return text
-
-
-def remove_session(path: Path) -> bool:
-    """Delete the session file; ``False`` when there was none."""
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        return False
-    return True
+    """The session string saved at ``path`` (``SessionFileError``, exit 3, if absent or unsafe)."""
+    return SessionFile(path).load()
 
 
 # -- argument types (malformed identifiers are usage errors, exit 2) -----------
@@ -408,14 +417,20 @@ class Context:
     stdout: TextIO
     stderr: TextIO
 
+    @functools.cached_property
+    def sessions(self) -> SessionFile:
+        """The session file (one instance per run: its lock is reentrant only within it)."""
+        return SessionFile(self.session_file)
+
     def client(self) -> AtmosphereClient:
-        """A client that saves its session to the session file whenever it changes."""
+        """A client that keeps the session file current, refreshing under its lock."""
         options: dict[str, Any] = {}
         if self.plc_url:
             options["plc_url"] = self.plc_url
         return AtmosphereClient(
             self.pds,
-            on_session_change=lambda session: save_session(self.session_file, session),
+            on_session_change=self.sessions.save,
+            session_lock=self.sessions.refresh_lock,
             **options,
         )
 
@@ -429,7 +444,7 @@ class Context:
             with self.client() as client:
                 yield client
             return
-        saved = load_session(self.session_file)
+        saved = self.sessions.load()
         with self.client() as client:
             try:
                 client.login_with_session(saved)
@@ -441,16 +456,16 @@ class Context:
             yield client
 
     def emit_json(self, value: Any, *, indent: int | None = None) -> None:
-        """Print one JSON document."""
-        self.stdout.write(json.dumps(value, ensure_ascii=False, indent=indent) + "\n")
+        """Print one JSON document (characters a terminal would obey are escaped)."""
+        self.stdout.write(safe_json(json.dumps(value, ensure_ascii=False, indent=indent)) + "\n")
 
     def say(self, text: str = "") -> None:
-        """Print a line of text output."""
-        self.stdout.write(text + "\n")
+        """Print a line of text output (control characters shown, not obeyed)."""
+        self.stdout.write(printable(text) + "\n")
 
     def note(self, text: str) -> None:
         """A line for the human on stderr (never data)."""
-        self.stderr.write(f"{PROG}: {text}\n")
+        self.stderr.write(f"{PROG}: {printable(text)}\n")
 
 
 Handler = Callable[[Context], int]
@@ -469,7 +484,7 @@ def _read_password(ctx: Context, handle: str) -> str:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", getpass.GetPassWarning)
             try:
-                password = getpass.getpass(f"Password for {handle}: ", stream=ctx.stderr)
+                password = getpass.getpass(f"Password for {printable(handle)}: ", stream=ctx.stderr)
             except EOFError:
                 password = ""
     if not password:
@@ -522,10 +537,10 @@ def _emit_records(ctx: Context, records: Iterable[Record], *, array: bool) -> No
 
 def cmd_login(ctx: Context) -> int:
     handle: str = ctx.args.handle
+    ctx.sessions.check_directory()  # before the password goes anywhere
     password = _read_password(ctx, handle)
     with ctx.client() as client:
-        client.login(handle, password)
-        save_session(ctx.session_file, client.export_session())
+        client.login(handle, password)  # saves the session (on_session_change)
         info = {"did": client.did, "handle": client.handle, "pds": client.pds_url}
     if ctx.json:
         ctx.emit_json({**info, "session_file": str(ctx.session_file)})
@@ -536,15 +551,19 @@ def cmd_login(ctx: Context) -> int:
 
 
 def cmd_logout(ctx: Context) -> int:
-    saved = load_session(ctx.session_file)
-    with ctx.client() as client:
-        try:
-            client.login_with_session(saved)
-            client.logout()
-            revoked = True
-        except (AuthenticationError, InvalidSessionError):
-            revoked = False  # already dead or unusable: nothing to revoke
-    remove_session(ctx.session_file)
+    # Under the lock: no other process refreshes in between, and one that
+    # wants to refresh afterwards finds no file and stops.
+    with ctx.sessions.locked():
+        # A file others could read is exactly what logout is for: revoke it.
+        saved = ctx.sessions.load(allow_exposed=True)
+        with ctx.client() as client:
+            try:
+                client.login_with_session(saved)
+                client.logout()
+                revoked = True
+            except (AuthenticationError, InvalidSessionError, NotAuthenticatedError):
+                revoked = False  # already dead or unusable: nothing to revoke
+        ctx.sessions.remove()
     if ctx.json:
         ctx.emit_json({"revoked": revoked, "session_file": str(ctx.session_file)})
     elif revoked:
@@ -716,7 +735,7 @@ def cmd_blob_upload(ctx: Context) -> int:
     mime: str | None = ctx.args.mime
     if mime is None:
         mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    bar = ProgressBar(ctx.stderr, f"upload {path.name}")
+    bar = ProgressBar(ctx.stderr, printable(f"upload {path.name}"))
     with ctx.session() as client:
         try:
             ref = client.upload_blob(path, mime, progress=bar)
@@ -768,6 +787,8 @@ def exit_code_for(exc: BaseException) -> int:
     """The exit code for an error raised while running a command."""
     if isinstance(exc, CliError):
         return exc.code
+    if isinstance(exc, SessionFileError):
+        return EXIT_AUTH
     if isinstance(exc, (AuthenticationError, NotAuthenticatedError, InvalidSessionError)):
         return EXIT_AUTH
     if isinstance(exc, (RecordNotFoundError, BlobNotFoundError, ResolutionError)):
@@ -794,7 +815,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def _fail(stderr: TextIO, message: str) -> None:
-    stderr.write(f"{PROG}: error: {message}\n")
+    stderr.write(f"{PROG}: error: {printable(message)}\n")
     stderr.flush()
 
 
@@ -831,6 +852,17 @@ def main(
     stderr = stderr or sys.stderr
     env = os.environ if env is None else env
     args = build_parser().parse_args(argv)  # exits 2 on usage errors
+    with _sigterm_raises():
+        return _run(args, env, stdin, stdout, stderr)
+
+
+def _run(
+    args: argparse.Namespace,
+    env: Mapping[str, str],
+    stdin: TextIO,
+    stdout: TextIO,
+    stderr: TextIO,
+) -> int:
     try:
         pds, plc_url, session_file = _settings(args, env)
         ctx = Context(
@@ -847,6 +879,9 @@ def main(
         code = handler(ctx)
         stdout.flush()
         return code
+    except Terminated:
+        _fail(stderr, "terminated")
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         _fail(stderr, "interrupted")
         return EXIT_INTERRUPTED
@@ -856,6 +891,6 @@ def main(
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, stdout.fileno())
         return EXIT_ERROR
-    except (AtmosphereError, CliError, OSError) as exc:
+    except (AtmosphereError, CliError, SessionFileError, OSError) as exc:
         _fail(stderr, _describe(exc))
         return exit_code_for(exc)

@@ -13,7 +13,7 @@ import httpx
 
 from .._defaults import DEFAULT_PLC_URL
 from .._retry import RetryPolicy
-from .._session import SessionCallback
+from .._session import SessionCallback, SessionLock
 from .._syntax import validate_nsid
 from .._types import Record
 from .client import CoreClient
@@ -29,7 +29,7 @@ class AtmosphereClient(CoreClient):
     """ATProto client for atdata operations: records, listings and blobs.
 
     Args:
-        base_url, _client, plc_url, resolver, timeout, on_session_change, retry:
+        base_url, _client, plc_url, resolver, timeout, on_session_change, session_lock, retry:
             as for :class:`~atmosphere._async.client.CoreClient`.
         namespace: the atdata lexicon namespace for ``list_schemas`` & co.
 
@@ -49,6 +49,7 @@ class AtmosphereClient(CoreClient):
         resolver: IdentityResolver | None = None,
         timeout: float | httpx.Timeout | None = None,
         on_session_change: SessionCallback | None = None,
+        session_lock: SessionLock | None = None,
         namespace: str = DEFAULT_NAMESPACE,
         retry: RetryPolicy | None = None,
     ) -> None:
@@ -60,6 +61,7 @@ class AtmosphereClient(CoreClient):
             resolver=resolver,
             timeout=timeout,
             on_session_change=on_session_change,
+            session_lock=session_lock,
             retry=retry,
         )
         self.namespace = namespace

@@ -47,6 +47,7 @@ from .._records import record_envelope, record_page, write_result
 from .._retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from .._session import (
     SessionCallback,
+    SessionLock,
     SessionState,
     SessionStore,
     is_valid_token,
@@ -141,6 +142,14 @@ class CoreClient:
             but healthy large upload is not cut off by a whole-request deadline).
         on_session_change: called with the new session string after every login
             and token refresh, so callers can persist rotated tokens.
+        session_lock: for a session saved where other processes use it too (a
+            session file): a callable returning a context manager that is held
+            around every token refresh (``on_session_change`` is called inside
+            it) and yields the session string saved at that moment, or ``None``
+            once it is no longer saved. A newer saved session is adopted instead
+            of refreshing again; ``None`` (logged out) ends the session with
+            ``NotAuthenticatedError`` instead of refreshing it. It is entered
+            synchronously: in an async client, waiting on it blocks the loop.
         retry: when and how failed calls are resent (``RetryPolicy()`` by
             default: 3 attempts with backoff on 5xx and network failures,
             429 waited out up to 60 s; only calls that are safe to repeat).
@@ -161,6 +170,7 @@ class CoreClient:
         resolver: IdentityResolver | None = None,
         timeout: float | httpx.Timeout | None = None,
         on_session_change: SessionCallback | None = None,
+        session_lock: SessionLock | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
         if base_url is not None and not (
@@ -179,7 +189,7 @@ class CoreClient:
             plc_url=plc_url,
             timeout=timeout if isinstance(timeout, (int, float)) else 10.0,
         )
-        self._store = SessionStore(on_change=on_session_change)
+        self._store = SessionStore(on_change=on_session_change, lock=session_lock)
         self._xrpc = XrpcClient(
             self._http,
             auth=SessionAuth(self._store),

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ._models import Session
 
 __all__ = [
+    "NOT_AUTHENTICATED",
     "SessionCallback",
     "SessionLock",
     "SessionState",
@@ -33,6 +34,13 @@ __all__ = [
     "is_valid_token",
     "jwt_expiry",
 ]
+
+NOT_AUTHENTICATED = (
+    "Not authenticated: the client must be authenticated to perform this operation"
+    " (call login() first)"
+)
+"""The message of every "no session" error: it keeps atdata's wording, which
+atdata's callers and tests match ("Not authenticated", "must be authenticated")."""
 
 _SEPARATOR = ":::"
 
@@ -167,7 +175,7 @@ class SessionStore:
         """The current session, or :class:`NotAuthenticatedError`."""
         state = self.state
         if state is None:
-            raise NotAuthenticatedError("not authenticated: call login() first")
+            raise NotAuthenticatedError(NOT_AUTHENTICATED)
         return state
 
     def set(self, state: SessionState, *, notify: bool = True) -> None:

@@ -23,7 +23,7 @@ from atmosphere import (
     XrpcError,
     compute_cid,
 )
-from tests.support.appview import FAIL, PROCEDURE, QUERY, AppView
+from tests.support.appview import FAIL, PROCEDURE, QUERY, AppView, Reply
 from tests.support.dns_server import DnsServer
 from tests.support.flavours import Flavour
 from tests.support.pds import PdsProcess
@@ -186,3 +186,34 @@ def test_appview_members_without_an_appview(atmo: Any) -> None:
         atmo.search_datasets("mnist")
     with pytest.raises(AppViewRequiredError):
         atmo.xrpc_procedure(PROCEDURE, {})
+
+
+def test_the_appview_calls_against_a_live_appview(
+    flavour: Flavour, options: dict[str, Any], appview: AppView
+) -> None:
+    def answer(key: str, value: Any) -> Any:
+        def handler(request: Any) -> Reply:
+            return Reply(body={key: value, "params": dict(request.params)})
+
+        return handler
+
+    appview.on(f"{NS}.searchDatasets", answer("entries", [{"name": "mnist"}]), methods=("GET",))
+    appview.on(f"{NS}.searchLenses", answer("lenses", [{"name": "l"}]), methods=("GET",))
+    appview.on(f"{NS}.getEntries", answer("entries", [{"name": "e"}]), methods=("GET",))
+    appview.on(f"{NS}.describeService", answer("did", appview.did), methods=("GET",))
+    appview.on(f"{NS}.getEntryStats", answer("views", 3), methods=("GET",))
+    atmo = flavour.atmosphere(appview=appview.url, **options)  # no session needed
+    try:
+        assert atmo.search_datasets("mnist", tags=["a", "b"], limit=500) == [{"name": "mnist"}]
+        assert atmo.search_lenses(source_schema="at://s") == [{"name": "l"}]
+        assert atmo.get_entries(["at://u1", "at://u2"]) == [{"name": "e"}]
+        described = atmo.describe_service()
+        assert described["did"] == appview.did
+        stats = atmo.get_entry_stats("at://u1", period="day")
+        assert stats["views"] == 3
+        assert stats["params"] == {"uri": ["at://u1"], "period": ["day"]}
+        search = appview.received[0]
+        assert search.params == {"q": ["mnist"], "limit": ["100"], "tags": ["a", "b"]}
+        assert all("authorization" not in r.headers for r in appview.received)
+    finally:
+        atmo.close()

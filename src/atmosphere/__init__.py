@@ -62,6 +62,7 @@ if TYPE_CHECKING:
         ServerError,
         SessionRefreshError,
         TransportError,
+        UnsafeTargetError,
         XrpcError,
     )
 
@@ -108,6 +109,7 @@ __all__ = [
     "SessionRefreshError",
     "StrongRef",
     "TransportError",
+    "UnsafeTargetError",
     "Update",
     "XrpcError",
     "__version__",
@@ -162,6 +164,7 @@ _LAZY: dict[str, str] = {
     "ServerError": ".errors",
     "SessionRefreshError": ".errors",
     "TransportError": ".errors",
+    "UnsafeTargetError": ".errors",
     "XrpcError": ".errors",
 }
 

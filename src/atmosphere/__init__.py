@@ -75,6 +75,7 @@ if TYPE_CHECKING:
         ServerError,
         SessionRefreshError,
         TransportError,
+        UnsafeTargetError,
         XrpcError,
     )
 
@@ -128,6 +129,7 @@ __all__ = [
     "SessionRefreshError",
     "StrongRef",
     "TransportError",
+    "UnsafeTargetError",
     "Update",
     "XrpcError",
     "__version__",
@@ -189,6 +191,7 @@ _LAZY: dict[str, str] = {
     "ServerError": ".errors",
     "SessionRefreshError": ".errors",
     "TransportError": ".errors",
+    "UnsafeTargetError": ".errors",
     "XrpcError": ".errors",
 }
 

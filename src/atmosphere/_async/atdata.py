@@ -154,7 +154,8 @@ class AsyncAtmosphereClient(AsyncAtdataFace):
     instance method and the default namespace is ``ac.foundation.dataset``.
 
     Args:
-        base_url, _client, plc_url, resolver, timeout, on_session_change, session_lock, retry:
+        base_url, _client, plc_url, resolver, timeout, on_session_change, session_lock, retry,
+        allow_private_hosts:
             as for :class:`~atmosphere._async.client.AsyncCoreClient`.
         namespace: the atdata lexicon namespace for ``list_schemas`` & co
             (see :class:`AsyncAtdataFace`).
@@ -178,6 +179,7 @@ class AsyncAtmosphereClient(AsyncAtdataFace):
         session_lock: SessionLock | None = None,
         namespace: str | LexiconLayout = DEFAULT_NAMESPACE,
         retry: RetryPolicy | None = None,
+        allow_private_hosts: bool | None = None,
     ) -> None:
         super().__init__(
             base_url,
@@ -189,4 +191,5 @@ class AsyncAtmosphereClient(AsyncAtdataFace):
             session_lock=session_lock,
             namespace=namespace,
             retry=retry,
+            allow_private_hosts=allow_private_hosts,
         )

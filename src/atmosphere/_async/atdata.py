@@ -58,6 +58,7 @@ class AsyncAtdataFace(AsyncCoreClient):
         session_lock: SessionLock | None = None,
         namespace: str | LexiconLayout | None = None,
         retry: RetryPolicy | None = None,
+        allow_private_hosts: bool | None = None,
     ) -> None:
         self.layout = layout_for(
             self.DEFAULT_LAYOUT if namespace is None else namespace, self.DEFAULT_LAYOUT
@@ -74,6 +75,7 @@ class AsyncAtdataFace(AsyncCoreClient):
             on_session_change=on_session_change,
             session_lock=session_lock,
             retry=retry,
+            allow_private_hosts=allow_private_hosts,
         )
 
     def _ensure_authenticated(self) -> None:

@@ -60,6 +60,7 @@ class AtdataFace(CoreClient):
         session_lock: SessionLock | None = None,
         namespace: str | LexiconLayout | None = None,
         retry: RetryPolicy | None = None,
+        allow_private_hosts: bool | None = None,
     ) -> None:
         self.layout = layout_for(
             self.DEFAULT_LAYOUT if namespace is None else namespace, self.DEFAULT_LAYOUT
@@ -76,6 +77,7 @@ class AtdataFace(CoreClient):
             on_session_change=on_session_change,
             session_lock=session_lock,
             retry=retry,
+            allow_private_hosts=allow_private_hosts,
         )
 
     def _ensure_authenticated(self) -> None:

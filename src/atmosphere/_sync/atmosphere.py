@@ -73,6 +73,11 @@ class Atmosphere(AtdataFace):
             ``atproto-proxy: <appview did>#atdata_appview``.
         namespace: the lexicon namespace (default ``science.alt.dataset``,
             collections ``schema``/``entry``/``lens``/``label``).
+        allow_private_hosts: local development: targets from identity data
+            (another account's PDS, a session's ``didDoc``) may be loopback,
+            private or plain-http hosts; ``None`` reads
+            ``ATMOSPHERE_ALLOW_PRIVATE_HOSTS=1``. The classmethods pass it (and
+            every other option) to the constructor.
         Everything else: as for :class:`~atmosphere._async.client.CoreClient`.
 
     Examples:
@@ -96,6 +101,7 @@ class Atmosphere(AtdataFace):
         session_lock: SessionLock | None = None,
         namespace: str | LexiconLayout = SCIENCE_ALT.namespace,
         retry: RetryPolicy | None = None,
+        allow_private_hosts: bool | None = None,
     ) -> None:
         self._appview_url: str | None = None
         self._appview_did: str | None = None
@@ -111,7 +117,11 @@ class Atmosphere(AtdataFace):
             session_lock=session_lock,
             namespace=namespace,
             retry=retry,
+            allow_private_hosts=allow_private_hosts,
         )
+        if self._appview_url is not None:
+            # The AppView is a URL the user named: their choice, like base_url.
+            self._egress.trust(self._appview_url)
 
     # -- construction ------------------------------------------------------------
 

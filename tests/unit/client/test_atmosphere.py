@@ -558,3 +558,57 @@ def test_the_seed_face_has_the_shared_helpers(flavour: Flavour, world: World) ->
     assert client.resolve_did("alice.test") == world.alice.did
     assert not hasattr(client, "list_labels")
     assert not hasattr(client, "xrpc_query")
+
+
+# -- local development switch -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("allow", [True, False])
+def test_allow_private_hosts_passes_through_every_constructor(
+    flavour: Flavour, world: World, monkeypatch: pytest.MonkeyPatch, allow: bool
+) -> None:
+    monkeypatch.delenv("ATMOSPHERE_ALLOW_PRIVATE_HOSTS", raising=False)
+    http = flavour.http(world)
+    atmo = flavour.atmosphere_class.login(
+        "alice.test", PASSWORD, base_url=PDS_URL, _client=http, allow_private_hosts=allow
+    )
+    assert atmo.allow_private_hosts is allow
+    again = flavour.atmosphere_class.from_session(
+        atmo.export_session(), base_url=PDS_URL, _client=http, allow_private_hosts=allow
+    )
+    assert again.allow_private_hosts is allow
+    monkeypatch.setenv("ATDATA_HANDLE", "alice.test")
+    monkeypatch.setenv("ATDATA_PASSWORD", PASSWORD)
+    from_env = flavour.atmosphere_class.from_env(
+        base_url=PDS_URL, _client=http, allow_private_hosts=allow
+    )
+    assert from_env.allow_private_hosts is allow
+    assert flavour.atmosphere(_client=http, allow_private_hosts=allow).allow_private_hosts is allow
+    seed = flavour.client(PDS_URL, _client=http, allow_private_hosts=allow)
+    assert seed.allow_private_hosts is allow
+
+
+def test_the_environment_switch_reaches_the_classmethods(
+    flavour: Flavour, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ATMOSPHERE_ALLOW_PRIVATE_HOSTS", "1")
+    atmo = flavour.atmosphere_class.login(
+        "alice.test", PASSWORD, base_url=PDS_URL, _client=flavour.http(world)
+    )
+    assert atmo.allow_private_hosts is True
+
+
+def test_a_local_appview_is_the_users_choice(
+    flavour: Flavour, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without the local-development switch a plain-http loopback AppView still
+    # works: its URL is one the user named, like base_url.
+    monkeypatch.delenv("ATMOSPHERE_ALLOW_PRIVATE_HOSTS", raising=False)
+    appview = FakeAppView()
+    appview.answers = {f"{NS}.describeService": (200, {"did": "did:web:localhost%3A8443"})}
+    atmo = flavour.atmosphere(
+        appview="http://localhost:8443", _client=flavour.http(appview), allow_private_hosts=False
+    )
+    assert atmo.describe_service() == {"did": "did:web:localhost%3A8443"}
+    (sent,) = appview.requests
+    assert str(sent.url) == f"http://localhost:8443/xrpc/{NS}.describeService"

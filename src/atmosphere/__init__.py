@@ -25,8 +25,10 @@ if TYPE_CHECKING:
     from ._retry import RetryPolicy
     from ._sync.atdata import AtmosphereClient
     from ._sync.resolver import IdentityResolver
-    from ._syntax import AtUri
+    from ._syntax import AtUri, RecordUri
     from ._types import (
+        BinaryReader,
+        BlobInput,
         BlobRef,
         Record,
         StrongRef,
@@ -74,6 +76,8 @@ __all__ = [
     "AtmosphereClient",
     "AtmosphereError",
     "AuthenticationError",
+    "BinaryReader",
+    "BlobInput",
     "BlobNotFoundError",
     "BlobRef",
     "Create",
@@ -100,6 +104,7 @@ __all__ = [
     "RateLimitInfo",
     "Record",
     "RecordNotFoundError",
+    "RecordUri",
     "ResolutionError",
     "ResponseTooLargeError",
     "RetryPolicy",
@@ -131,6 +136,9 @@ _LAZY: dict[str, str] = {
     "AtmosphereClient": "._sync.atdata",
     "IdentityResolver": "._sync.resolver",
     "AtUri": "._syntax",
+    "RecordUri": "._syntax",
+    "BinaryReader": "._types",
+    "BlobInput": "._types",
     "BlobRef": "._types",
     "Record": "._types",
     "StrongRef": "._types",

@@ -1,0 +1,163 @@
+"""Run the unit suite in throwaway virtualenvs: on the dependency floors, on every Python.
+
+    python scripts/test_envs.py floor     # `make test-floor`: oldest allowed httpx, pydantic,
+                                          # dnspython (read from pyproject.toml)
+    python scripts/test_envs.py matrix    # `make test-matrix`: Python 3.10 ... 3.13
+
+Each run gets a fresh venv under ``.venv-test/<name>/`` with the package (not
+editable: what a user installs) plus the ``test`` extra; the floor run then
+pins each runtime dependency to the lower bound that ``pyproject.toml``
+declares. A missing interpreter is a failure, never a skip: the classifiers
+promise these versions. Interpreters are found as ``pythonX.Y`` on ``PATH``
+or under ``pyenv root`` (``$PYENV_ROOT``, ``~/.pyenv``).
+
+Uses only the standard library, so ``python3 scripts/test_envs.py`` works
+before ``make install``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ENVS = ROOT / ".venv-test"
+
+# The Python versions the classifiers in pyproject.toml declare (checked below).
+MATRIX = ("3.10", "3.11", "3.12", "3.13")
+# The runtime dependencies whose floors `floor` proves.
+FLOORED = ("httpx", "pydantic", "dnspython")
+
+
+def pyproject() -> str:
+    return (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+
+
+def floors() -> dict[str, str]:
+    """``{name: lowest allowed version}`` for the runtime dependencies, from pyproject.toml."""
+    block = re.search(r"^dependencies = \[(.*?)^\]", pyproject(), re.S | re.M)
+    if block is None:
+        raise SystemExit("test_envs: no dependencies list in pyproject.toml")
+    found = dict(re.findall(r'"([A-Za-z0-9_.-]+)>=([0-9][^,"]*)', block.group(1)))
+    missing = [name for name in FLOORED if name not in found]
+    if missing:
+        raise SystemExit(f"test_envs: no '>=' floor in pyproject.toml for {missing}")
+    return {name: found[name] for name in FLOORED}
+
+
+def declared_pythons() -> list[str]:
+    return re.findall(r'"Programming Language :: Python :: (3\.\d+)"', pyproject())
+
+
+def find_python(version: str) -> Path | None:
+    """A working interpreter for ``version`` (``X.Y``): under pyenv, else ``pythonX.Y`` on PATH."""
+    roots = [os.environ.get("PYENV_ROOT", ""), str(Path.home() / ".pyenv")]
+    pyenv = shutil.which("pyenv")
+    if pyenv:
+        out = subprocess.run([pyenv, "root"], capture_output=True, text=True, check=False)
+        roots.insert(0, out.stdout.strip())
+    candidates: list[Path] = []
+    for root in filter(None, roots):
+        versions = Path(root) / "versions"
+        if versions.is_dir():
+            found = [
+                p for p in versions.iterdir() if re.fullmatch(rf"{re.escape(version)}\.\d+", p.name)
+            ]
+            found.sort(key=lambda p: int(p.name.rsplit(".", 1)[1]), reverse=True)
+            candidates += [p / "bin" / "python" for p in found]
+    on_path = shutil.which(f"python{version}")
+    if on_path:
+        candidates.append(Path(on_path))
+    for exe in candidates:
+        # A pyenv shim for a version that is not selected exits non-zero: not usable.
+        check = (
+            f"import sys; sys.exit(sys.version_info[:2] != {tuple(map(int, version.split('.')))})"
+        )
+        if exe.exists() and subprocess.run([str(exe), "-c", check], check=False).returncode == 0:
+            return exe
+    return None
+
+
+def run(cmd: list[str], **kwargs: object) -> None:
+    print("+", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True, **kwargs)  # type: ignore[call-overload]
+
+
+def suite(name: str, python: Path, pins: dict[str, str], pytest_args: list[str]) -> float:
+    """Build ``.venv-test/<name>``, install the package (+ pins), run tests/unit; seconds taken."""
+    start = time.monotonic()
+    env_dir = ENVS / name
+    shutil.rmtree(env_dir, ignore_errors=True)
+    run([str(python), "-m", "venv", str(env_dir)])
+    py = str(env_dir / "bin" / "python")
+    quiet = ["--quiet", "--disable-pip-version-check"]
+    run([py, "-m", "pip", "install", *quiet, f"{ROOT}[test]"])
+    if pins:
+        run([py, "-m", "pip", "install", *quiet, *(f"{n}=={v}" for n, v in pins.items())])
+        out = subprocess.run(
+            [py, "-m", "pip", "list", "--format=freeze"], capture_output=True, text=True, check=True
+        ).stdout.lower()
+        for dist, version in pins.items():
+            if f"{dist.lower()}=={version}" not in out.splitlines():
+                raise SystemExit(f"test_envs: {dist}=={version} did not end up installed")
+    version = subprocess.run(
+        [py, "-c", "import sys; print(sys.version.split()[0])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    print(f"== {name}: Python {version} {' '.join(f'{n}=={v}' for n, v in pins.items())}")
+    # From the tree (tests/ and scripts/ live there) against the installed package: the
+    # src/ layout keeps the tree's copy off sys.path.
+    run(
+        [py, "-m", "pytest", "tests/unit", "-q", "-p", "no:cacheprovider", *pytest_args],
+        cwd=ROOT,
+    )
+    return time.monotonic() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=("floor", "matrix"))
+    parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments")
+    args = parser.parse_args()
+
+    declared = declared_pythons()
+    if sorted(declared) != sorted(MATRIX):
+        raise SystemExit(
+            f"test_envs: pyproject.toml classifiers declare {declared}, the matrix runs "
+            f"{list(MATRIX)}: make them agree"
+        )
+    if args.what == "floor":
+        pins = floors()
+        python = find_python(MATRIX[0])
+        if python is None:
+            raise SystemExit(f"test_envs: FAIL: no Python {MATRIX[0]} interpreter found")
+        taken = suite("floor", python, pins, args.pytest_args)
+        print(f"test-floor: passed in {taken:.0f} s")
+        return 0
+
+    missing = [v for v in MATRIX if find_python(v) is None]
+    if missing:
+        # A missing interpreter fails the run: the classifiers promise these versions.
+        raise SystemExit(
+            f"test_envs: FAIL: no interpreter for Python {', '.join(missing)} "
+            "(install it, e.g. `pyenv install X.Y`)"
+        )
+    times: dict[str, float] = {}
+    for version in MATRIX:
+        python = find_python(version)
+        assert python is not None
+        times[version] = suite(f"py{version}", python, {}, args.pytest_args)
+    print("test-matrix: passed on " + ", ".join(f"{v} ({t:.0f} s)" for v, t in times.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

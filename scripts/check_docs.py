@@ -14,6 +14,8 @@ added later is covered without touching this script:
   data point at loopback. Files a block names (``"shard-000000.tar"``) exist.
 - ``sh`` blocks: every ``make TARGET`` names a Makefile target, and every
   ``atmosphere ...`` command line parses with the CLI's own argument parser.
+- Links: every Markdown link in README.md is absolute (``https://...``) or an
+  in-page ``#anchor``, so it works on the package index page too.
 
 A block can opt out only with a marker on the line right before its fence,
 and the marker must say why::
@@ -148,7 +150,7 @@ def typecheck(py_blocks: list[Block], workdir: Path) -> list[str]:
 
 # Runs in the block's own interpreter before the block: binds the public classes to
 # the test PDS (by subclassing, so the block's own code is unchanged).
-PRELUDE = r'''
+PRELUDE = r"""
 import os, sys
 sys.path.insert(0, os.environ["CHECK_DOCS_ROOT"])
 import httpx
@@ -158,6 +160,10 @@ from tests.support.routing import RoutingTransport
 
 _PLC = os.environ["CHECK_DOCS_PLC"]
 _ROUTES = {os.environ["CHECK_DOCS_HANDLE"]: os.environ["CHECK_DOCS_PDS"]}
+
+
+def _routed():
+    return RoutingTransport(_ROUTES, passthrough=True)  # loopback PDS/PLC pass through
 _base_client = atmosphere.AtmosphereClient
 _base_async = atmosphere.AsyncAtmosphereClient
 _base_resolver = atmosphere.IdentityResolver
@@ -166,7 +172,7 @@ _base_async_resolver = atmosphere.AsyncIdentityResolver
 
 class IdentityResolver(_base_resolver):
     def __init__(self, **kw):
-        kw.setdefault("http", httpx.Client(transport=RoutingTransport(_ROUTES, passthrough=True)))
+        kw.setdefault("http", httpx.Client(transport=_routed()))
         kw.setdefault("dns_resolver", NoDns())
         kw.setdefault("plc_url", _PLC)
         super().__init__(**kw)
@@ -174,7 +180,7 @@ class IdentityResolver(_base_resolver):
 
 class AsyncIdentityResolver(_base_async_resolver):
     def __init__(self, **kw):
-        kw.setdefault("http", httpx.AsyncClient(transport=RoutingTransport(_ROUTES, passthrough=True)))
+        kw.setdefault("http", httpx.AsyncClient(transport=_routed()))
         kw.setdefault("dns_resolver", AsyncNoDns())
         kw.setdefault("plc_url", _PLC)
         super().__init__(**kw)
@@ -198,7 +204,7 @@ for _cls in (IdentityResolver, AsyncIdentityResolver, AtmosphereClient, AsyncAtm
     _cls.__module__ = "atmosphere"
     setattr(atmosphere, _cls.__name__, _cls)
 del _cls
-'''
+"""
 
 
 def substitute(code: str, handle: str, password: str) -> str:
@@ -297,6 +303,21 @@ def check_shell(block: Block) -> list[str]:
     return failures
 
 
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)[^)]*\)")
+
+
+def relative_links(path: Path) -> list[str]:
+    """Links that only work inside the repository (README.md only: docs pages link freely)."""
+    if path.name != "README.md":
+        return []
+    failures = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        for target in LINK.findall(line):
+            if not target.startswith(("https://", "http://", "#", "mailto:")):
+                failures.append(f"{path.name}:{n}: relative link {target!r}: make it absolute")
+    return failures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="*", type=Path, default=[ROOT / "README.md"])
@@ -311,7 +332,7 @@ def main() -> int:
         f"check-docs: {len(found)} blocks; {len(py_blocks)} python, {len(sh_blocks)} shell, "
         f"{len(skipped)} with an opt-out marker"
     )
-    failures: list[str] = []
+    failures: list[str] = [f for path in args.files for f in relative_links(path)]
     with tempfile.TemporaryDirectory(prefix="check-docs-mypy-") as tmp:
         failures += typecheck(py_blocks, Path(tmp))
     print(f"  mypy --strict: {len(py_blocks)} python blocks")

@@ -14,14 +14,15 @@ from typing import Any, Literal, Protocol, TypedDict, Union
 __all__ = ["BinaryReader", "BlobInput", "BlobRef", "CidLink", "Record", "StrongRef"]
 
 CidLink = TypedDict("CidLink", {"$link": str})
-"""A CID in the data model's JSON form: ``{"$link": "bafkrei..."}``."""
+CidLink.__doc__ = """A CID in the data model's JSON form: ``{"$link": "bafkrei..."}``."""
 
 BlobRef = TypedDict(
     "BlobRef",
     {"$type": Literal["blob"], "ref": CidLink, "mimeType": str, "size": int},
 )
-"""A blob reference as ``upload_blob`` returns it, ready to embed in a record:
-``{"$type": "blob", "ref": {"$link": cid}, "mimeType": ..., "size": n}``."""
+BlobRef.__doc__ = """A blob reference as ``upload_blob`` returns it, ready to embed in a record:
+``{"$type": "blob", "ref": {"$link": cid}, "mimeType": ..., "size": n}`` (a plain
+``dict`` at run time)."""
 
 
 class StrongRef(TypedDict):

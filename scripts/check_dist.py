@@ -17,6 +17,7 @@ Standard library only (plus ``build``, a dev dependency).
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -26,6 +27,9 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from test_envs import NOT_SOURCE  # noqa: E402
+
 DIST_NAME = "atmosphere-atproto"
 # What a user or packager needs in the unpacked sdist to test and regenerate.
 SDIST_MUST_HAVE = (
@@ -65,7 +69,20 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="check-dist-") as tmp_name:
         tmp = Path(tmp_name)
         out = tmp / "dist"
-        run([sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)])
+        # From a clean copy: an in-tree build would leave build/ behind and reuse it.
+        tree = tmp / "tree"
+        shutil.copytree(ROOT, tree, ignore=NOT_SOURCE)
+        print(f"+ python -m build --outdir {out} {tree}", flush=True)
+        built = subprocess.run(
+            [sys.executable, "-m", "build", "--outdir", str(out), str(tree)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if built.returncode != 0:
+            print(built.stdout + built.stderr, file=sys.stderr)
+            print("FAIL check-dist: python -m build failed", file=sys.stderr)
+            return 1
         ver = version()
         sdists = list(out.glob("*.tar.gz"))
         wheels = list(out.glob("*.whl"))

@@ -4,8 +4,9 @@
                                           # dnspython (read from pyproject.toml), Python 3.10
     python scripts/test_envs.py matrix    # `make test-matrix`: Python 3.10 ... 3.13
 
-Each run gets a fresh venv under ``.venv-test/<name>/`` with the package (not
-editable: what a user installs) plus the ``test`` extra; the floor run then
+The project's wheel is built once, from a clean copy of the tree; each run
+gets a fresh venv under ``.venv-test/<name>/`` with that wheel (what a user
+installs, not an editable checkout) plus the ``test`` extra; the floor run then
 pins each runtime dependency to the lower bound that ``pyproject.toml``
 declares. A missing interpreter is a failure, never a skip: the classifiers
 promise these versions. Interpreters are found as ``pythonX.Y`` on ``PATH``
@@ -23,6 +24,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -93,8 +95,40 @@ def run(cmd: list[str], **kwargs: object) -> None:
     subprocess.run(cmd, check=True, **kwargs)  # type: ignore[call-overload]
 
 
+# Left out of the clean copy a wheel is built from (a stale build/lib would leak into it).
+NOT_SOURCE = shutil.ignore_patterns(
+    ".git",
+    ".venv*",
+    "node_modules",
+    ".node",
+    "build",
+    "dist",
+    "_build",
+    "*.egg-info",
+    "__pycache__",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+    ".bench",
+)
+
+
+def build_wheel(out: Path) -> Path:
+    """Build the project's wheel once, from a clean copy of the tree, into ``out``."""
+    tree = out / "tree"
+    shutil.copytree(ROOT, tree, ignore=NOT_SOURCE)
+    run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(out), str(tree)])
+    (wheel,) = out.glob("*.whl")
+    return wheel
+
+
 def suite(
-    name: str, python: Path, pins: dict[str, str], tests: list[str], pytest_args: list[str]
+    name: str,
+    python: Path,
+    wheel: Path,
+    pins: dict[str, str],
+    tests: list[str],
+    pytest_args: list[str],
 ) -> float:
     """Build ``.venv-test/<name>``, install the package (+ pins), run tests/unit; seconds taken."""
     start = time.monotonic()
@@ -103,7 +137,7 @@ def suite(
     run([str(python), "-m", "venv", str(env_dir)])
     py = str(env_dir / "bin" / "python")
     quiet = ["--quiet", "--disable-pip-version-check"]
-    run([py, "-m", "pip", "install", *quiet, f"{ROOT}[test]"])
+    run([py, "-m", "pip", "install", *quiet, f"{wheel}[test]"])
     if pins:
         run([py, "-m", "pip", "install", *quiet, *(f"{n}=={v}" for n, v in pins.items())])
         out = subprocess.run(
@@ -145,7 +179,9 @@ def main() -> int:
         python = find_python(MATRIX[0])
         if python is None:
             raise SystemExit(f"test_envs: FAIL: no Python {MATRIX[0]} interpreter found")
-        taken = suite("floor", python, pins, UNIT + FLOOR_EXTRA, args.pytest_args)
+        with tempfile.TemporaryDirectory(prefix="test-floor-") as tmp:
+            wheel = build_wheel(Path(tmp))
+            taken = suite("floor", python, wheel, pins, UNIT + FLOOR_EXTRA, args.pytest_args)
         print(f"test-floor: passed in {taken:.0f} s")
         return 0
 
@@ -157,10 +193,12 @@ def main() -> int:
             "(install it, e.g. `pyenv install X.Y`)"
         )
     times: dict[str, float] = {}
-    for version in MATRIX:
-        python = find_python(version)
-        assert python is not None
-        times[version] = suite(f"py{version}", python, {}, UNIT, args.pytest_args)
+    with tempfile.TemporaryDirectory(prefix="test-matrix-") as tmp:
+        wheel = build_wheel(Path(tmp))
+        for version in MATRIX:
+            python = find_python(version)
+            assert python is not None
+            times[version] = suite(f"py{version}", python, wheel, {}, UNIT, args.pytest_args)
     print("test-matrix: passed on " + ", ".join(f"{v} ({t:.0f} s)" for v, t in times.items()))
     return 0
 

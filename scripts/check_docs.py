@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})(?P<info>[^`\n]*)$")
 MARKER = re.compile(r"<!--\s*check-docs:\s*(?P<what>skip-run|skip)\s*(?P<why>.*?)\s*-->")
-PYTHON = {"python", "py", "python3", "pycon"}
+PYTHON = {"python", "py", "python3"}
 SHELL = {"sh", "bash", "shell", "console"}
 
 # The README's placeholder identities -> the test PDS's first account (handle, password).

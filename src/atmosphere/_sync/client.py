@@ -433,7 +433,7 @@ class CoreClient:
     def procedure(
         self,
         nsid: str,
-        input: Any = None,
+        input: Mapping[str, Any] | bytes | bytearray | memoryview | None = None,
         *,
         params: Mapping[str, Any] | None = None,
         content_type: str | None = None,
@@ -448,8 +448,9 @@ class CoreClient:
 
         Args:
             nsid: the method, e.g. ``com.atproto.repo.createRecord``.
-            input: the body: JSON-serialisable data, or ``bytes`` sent raw with
-                ``content_type`` (``application/octet-stream`` by default).
+            input: the body: a JSON object (a mapping of JSON-serialisable
+                values; XRPC JSON inputs are objects), or ``bytes`` sent raw
+                with ``content_type`` (``application/octet-stream`` by default).
             params: query parameters, as for :meth:`query`.
             content_type: the ``Content-Type`` of a ``bytes`` input.
             idempotent: whether sending the call twice does no more than once;

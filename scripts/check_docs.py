@@ -3,6 +3,9 @@
 Blocks are found by scanning the README's fenced code blocks, so a section
 added later is covered without touching this script:
 
+- The public types keep their promises (``create_record`` returns a
+  ``RecordUri`` whose ``collection`` and ``rkey`` are ``str``, ``upload_blob``
+  takes a ``BlobInput`` and refuses ``42``): a small contract, checked by mypy.
 - ``python`` blocks are type-checked with ``mypy --strict`` (each block is a
   module of its own) and then run, each in a fresh interpreter and a fresh
   temporary directory, against the reference PDS on loopback (started here,
@@ -144,6 +147,80 @@ def typecheck(py_blocks: list[Block], workdir: Path) -> list[str]:
         where = block.line + int(lineno) if lineno.isdigit() else block.line
         failures.append(f"{block.path.name}:{where}: mypy: {message.strip()}")
     return failures or [out.stdout + out.stderr]
+
+
+# The public types' promises that the README relies on, checked with the same mypy run:
+# each `reveal_type` must show the type named in its comment, each marked call must fail.
+CONTRACT = """
+from pathlib import Path
+from atmosphere import AtmosphereClient, AsyncAtmosphereClient, BlobRef, RecordUri
+
+async def shapes(client: AtmosphereClient, aclient: AsyncAtmosphereClient) -> None:
+    uri = client.create_record("a.b.c", {"$type": "a.b.c"})
+    reveal_type(uri)  # RecordUri
+    reveal_type(uri.collection)  # str
+    reveal_type(uri.rkey)  # str
+    reveal_type(client.put_record(uri.collection, uri.rkey, {}))  # RecordUri
+    reveal_type(client.apply_writes([]))  # list[RecordUri]
+    reveal_type(client.upload_blob(b"x"))  # BlobRef
+    reveal_type(client.upload_blob(Path("x")))  # BlobRef
+    reveal_type(client.upload_blob([b"a", b"b"]))  # BlobRef
+    with open("x", "rb") as fh:
+        reveal_type(client.upload_blob(fh))  # BlobRef
+    reveal_type(await aclient.upload_blob(b"x"))  # BlobRef
+    reveal_type(await aclient.create_record("a.b.c", {}))  # RecordUri
+    client.upload_blob(42)  # error: arg-type
+    client.upload_blob(3.5)  # error: arg-type
+    client.upload_blob(["text", "chunks"])  # error: list-item
+"""
+
+
+def check_contract(workdir: Path) -> list[str]:
+    """Run mypy --strict on CONTRACT; the promises it did not keep."""
+    name = "public_types_contract.py"
+    (workdir / name).write_text(CONTRACT, encoding="utf-8")
+    cmd = [
+        sys.executable,
+        "-m",
+        "mypy",
+        "--strict",
+        "--no-incremental",
+        "--python-version",
+        "3.10",
+        "--cache-dir",
+        str(workdir / ".mypy_cache"),
+        "--config-file",
+        os.devnull,
+        name,
+    ]
+    out = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, check=False).stdout
+    got: dict[int, list[str]] = {}
+    for line in out.splitlines():
+        m = re.match(rf"{re.escape(name)}:(\d+): (error|note): (.*)$", line)
+        if m:
+            got.setdefault(int(m.group(1)), []).append(f"{m.group(2)}: {m.group(3)}")
+    failures = []
+    for n, source in enumerate(CONTRACT.splitlines(), start=1):
+        code, _, comment = source.partition("  # ")
+        notes = got.pop(n, [])
+        if "reveal_type(" in code:
+            want = comment.strip()
+            shown = [
+                # Without module prefixes: "list[RecordUri]", "TypedDict(BlobRef, {...})".
+                re.sub(r"\b(?:[a-z_]\w*\.)+(?=[A-Za-z_])", "", m.split('"', 1)[1].rstrip('"'))
+                for m in notes
+                if m.startswith("note: Revealed type is")
+            ]
+            if not shown or not (shown[0] == want or shown[0].startswith(f"TypedDict({want},")):
+                failures.append(f"type contract line {n}: expected {want}, mypy says {notes}")
+        elif comment.startswith("error: "):
+            code_wanted = comment.removeprefix("error: ").strip()
+            if not any(m.startswith("error:") and f"[{code_wanted}]" in m for m in notes):
+                failures.append(f"type contract line {n}: `{code.strip()}` must be an error")
+        elif notes:
+            failures.append(f"type contract line {n}: unexpected {notes}")
+    failures += [f"type contract line {n}: unexpected {m}" for n, m in got.items()]
+    return failures
 
 
 # -- python: run against the test PDS -------------------------------------------------
@@ -335,7 +412,8 @@ def main() -> int:
     failures: list[str] = [f for path in args.files for f in relative_links(path)]
     with tempfile.TemporaryDirectory(prefix="check-docs-mypy-") as tmp:
         failures += typecheck(py_blocks, Path(tmp))
-    print(f"  mypy --strict: {len(py_blocks)} python blocks")
+        failures += check_contract(Path(tmp))
+    print(f"  mypy --strict: {len(py_blocks)} python blocks and the public types' contract")
     for block in sh_blocks:
         failures += check_shell(block)
     if not args.no_run and not failures:

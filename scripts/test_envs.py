@@ -12,6 +12,9 @@ declares. A missing interpreter is a failure, never a skip: the classifiers
 promise these versions. Interpreters are found as ``pythonX.Y`` on ``PATH``
 or under ``pyenv root`` (``$PYENV_ROOT``, ``~/.pyenv``).
 
+The legs run two at a time (``TEST_ENVS_JOBS``), each logging to
+``.venv-test/<name>.log``; a failed leg's log tail is printed.
+
 Uses only the standard library, so ``python3 scripts/test_envs.py`` works
 before ``make install``.
 """
@@ -26,7 +29,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 ENVS = ROOT / ".venv-test"
@@ -122,6 +127,10 @@ def build_wheel(out: Path) -> Path:
     return wheel
 
 
+class LegFailed(Exception):
+    """One venv's install or test run failed; its log says why."""
+
+
 def suite(
     name: str,
     python: Path,
@@ -130,36 +139,85 @@ def suite(
     tests: list[str],
     pytest_args: list[str],
 ) -> float:
-    """Build ``.venv-test/<name>``, install the package (+ pins), run tests/unit; seconds taken."""
+    """Make ``.venv-test/<name>``, install the wheel (+ pins), run the tests; seconds taken.
+
+    Everything the leg prints goes to ``.venv-test/<name>.log`` (legs run side by side).
+    """
     start = time.monotonic()
     env_dir = ENVS / name
     shutil.rmtree(env_dir, ignore_errors=True)
-    run([str(python), "-m", "venv", str(env_dir)])
-    py = str(env_dir / "bin" / "python")
-    quiet = ["--quiet", "--disable-pip-version-check"]
-    run([py, "-m", "pip", "install", *quiet, f"{wheel}[test]"])
-    if pins:
-        run([py, "-m", "pip", "install", *quiet, *(f"{n}=={v}" for n, v in pins.items())])
-        out = subprocess.run(
+    ENVS.mkdir(parents=True, exist_ok=True)
+    log_path = ENVS / f"{name}.log"
+    with log_path.open("w", encoding="utf-8") as log:
+
+        def step(cmd: list[str], **kwargs: Any) -> None:
+            log.write("+ " + " ".join(cmd) + "\n")
+            log.flush()
+            code = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, check=False, **kwargs)
+            if code.returncode != 0:
+                raise LegFailed(f"{name}: `{' '.join(cmd[:4])} ...` exited {code.returncode}")
+
+        step([str(python), "-m", "venv", str(env_dir)])
+        py = str(env_dir / "bin" / "python")
+        wanted = [f"{wheel}[test]", *(f"{n}=={v}" for n, v in pins.items())]
+        step([py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *wanted])
+        frozen = subprocess.run(
             [py, "-m", "pip", "list", "--format=freeze"], capture_output=True, text=True, check=True
         ).stdout.lower()
         for dist, version in pins.items():
-            if f"{dist.lower()}=={version}" not in out.splitlines():
-                raise SystemExit(f"test_envs: {dist}=={version} did not end up installed")
-    version = subprocess.run(
-        [py, "-c", "import sys; print(sys.version.split()[0])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    print(f"== {name}: Python {version} {' '.join(f'{n}=={v}' for n, v in pins.items())}")
-    # From the tree (tests/ and scripts/ live there) against the installed package: the
-    # src/ layout keeps the tree's copy off sys.path.
-    run(
-        [py, "-m", "pytest", *tests, "-q", "-p", "no:cacheprovider", *pytest_args],
-        cwd=ROOT,
-    )
+            if f"{dist.lower()}=={version}" not in frozen.splitlines():
+                raise LegFailed(f"{name}: {dist}=={version} did not end up installed")
+        versions = subprocess.run(
+            [py, "-c", "import sys; print(sys.version.split()[0])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        log.write(f"== {name}: Python {versions} {' '.join(wanted[1:])}\n")
+        log.flush()
+        # From the tree (tests/ and scripts/ live there) against the installed package: the
+        # src/ layout keeps the tree's copy off sys.path.
+        step([py, "-m", "pytest", *tests, "-q", "-p", "no:cacheprovider", *pytest_args], cwd=ROOT)
     return time.monotonic() - start
+
+
+def report(name: str, ok: bool) -> None:
+    """Print a leg's summary (its Python, its pins, pytest's last line), or its log on failure."""
+    lines = (ENVS / f"{name}.log").read_text(encoding="utf-8").splitlines()
+    summary = [line for line in lines if line.startswith("== ")] + lines[-1:]
+    shown = summary if ok else lines[-60:]
+    print("\n".join(shown), flush=True)
+
+
+def run_legs(
+    legs: list[tuple[str, Path, dict[str, str], list[str]]], pytest_args: list[str]
+) -> int:
+    """Run the legs (``jobs`` at a time) against one freshly built wheel; 0 when all pass."""
+    jobs = max(1, min(len(legs), int(os.environ.get("TEST_ENVS_JOBS", "2"))))
+    times: dict[str, float] = {}
+    failed: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="test-envs-") as tmp:
+        wheel = build_wheel(Path(tmp))
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = {
+                pool.submit(suite, name, python, wheel, pins, tests, pytest_args): name
+                for name, python, pins, tests in legs
+            }
+            for future in as_completed(futures):
+                name = futures[future]
+                try:
+                    times[name] = future.result()
+                except LegFailed as exc:
+                    failed.append(name)
+                    print(f"FAIL {exc}", flush=True)
+                    report(name, ok=False)
+                else:
+                    report(name, ok=True)
+    if failed:
+        print(f"test_envs: FAIL: {', '.join(sorted(failed))} (logs in {ENVS})")
+        return 1
+    print("test_envs: passed: " + ", ".join(f"{n} ({s:.0f} s)" for n, s in sorted(times.items())))
+    return 0
 
 
 def main() -> int:
@@ -175,32 +233,21 @@ def main() -> int:
             f"{list(MATRIX)}: make them agree"
         )
     if args.what == "floor":
-        pins = floors()
         python = find_python(MATRIX[0])
         if python is None:
             raise SystemExit(f"test_envs: FAIL: no Python {MATRIX[0]} interpreter found")
-        with tempfile.TemporaryDirectory(prefix="test-floor-") as tmp:
-            wheel = build_wheel(Path(tmp))
-            taken = suite("floor", python, wheel, pins, UNIT + FLOOR_EXTRA, args.pytest_args)
-        print(f"test-floor: passed in {taken:.0f} s")
-        return 0
+        return run_legs([("floor", python, floors(), UNIT + FLOOR_EXTRA)], args.pytest_args)
 
-    missing = [v for v in MATRIX if find_python(v) is None]
+    found = {version: find_python(version) for version in MATRIX}
+    missing = [v for v, python in found.items() if python is None]
     if missing:
         # A missing interpreter fails the run: the classifiers promise these versions.
         raise SystemExit(
             f"test_envs: FAIL: no interpreter for Python {', '.join(missing)} "
             "(install it, e.g. `pyenv install X.Y`)"
         )
-    times: dict[str, float] = {}
-    with tempfile.TemporaryDirectory(prefix="test-matrix-") as tmp:
-        wheel = build_wheel(Path(tmp))
-        for version in MATRIX:
-            python = find_python(version)
-            assert python is not None
-            times[version] = suite(f"py{version}", python, wheel, {}, UNIT, args.pytest_args)
-    print("test-matrix: passed on " + ", ".join(f"{v} ({t:.0f} s)" for v, t in times.items()))
-    return 0
+    legs = [(f"py{v}", python, {}, UNIT) for v, python in found.items() if python is not None]
+    return run_legs(legs, args.pytest_args)
 
 
 if __name__ == "__main__":

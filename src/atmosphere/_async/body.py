@@ -6,8 +6,12 @@ reading stops as soon as it is passed: the rest is never read.
 
 A read that stops early (a cap, a deadline, a failed check, a consumer that
 stops iterating) closes what it opened right away, through
-:func:`body_chunks`: the body iterator and the response's stream. Nothing is
-left for the garbage collector to finalize after its event loop has gone.
+:func:`body_chunks`: the body iterator and the response's stream (so the
+connection is released before the error reaches the caller). httpx's own
+inner generators are then handed to the running event loop's finalizer at
+once, while the loop is still there; a loop that is shut down properly
+(``asyncio.run``, or ``shutdown_asyncgens()`` before ``close()``) finishes them.
+Nothing waits for the garbage collector to find the body after its loop has gone.
 """
 
 from __future__ import annotations

@@ -26,7 +26,11 @@ and the marker must say why::
     <!-- check-docs: skip-run (opens a browser) -->      type-checked, not run
     <!-- check-docs: skip (shows output, not code) -->   neither
 
-Usage: ``python scripts/check_docs.py [--no-run] [FILE.md ...]`` (default: README.md).
+The same goes for the Markdown pages under ``docs/`` (most of them include
+README sections; their own blocks are checked here too).
+
+Usage: ``python scripts/check_docs.py [--no-run] [FILE.md ...]``
+(default: README.md and docs/**/*.md, outside docs/_build).
 """
 
 from __future__ import annotations
@@ -104,6 +108,8 @@ def blocks(path: Path) -> list[Block]:
             if not why:
                 raise SystemExit(f"{path.name}:{start}: a check-docs marker must give its reason")
             skip = marker.group("what")
+        if lang.startswith("{"):  # a MyST directive ({include}, {toctree}), not code
+            continue
         found.append(Block(path, start + 1, lang, textwrap.dedent("\n".join(body)) + "\n", skip))
     return found
 
@@ -397,7 +403,15 @@ def relative_links(path: Path) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("files", nargs="*", type=Path, default=[ROOT / "README.md"])
+    parser.add_argument(
+        "files",
+        nargs="*",
+        type=Path,
+        default=[
+            ROOT / "README.md",
+            *sorted(p for p in (ROOT / "docs").rglob("*.md") if "_build" not in p.parts),
+        ],
+    )
     parser.add_argument("--no-run", action="store_true", help="type-check only")
     args = parser.parse_args()
 

@@ -34,8 +34,10 @@ if TYPE_CHECKING:
     from ._sync.atdata import AtmosphereClient
     from ._sync.atmosphere import Atmosphere
     from ._sync.resolver import IdentityResolver
-    from ._syntax import AtUri
+    from ._syntax import AtUri, RecordUri
     from ._types import (
+        BinaryReader,
+        BlobInput,
         BlobRef,
         Record,
         RecordPage,
@@ -92,6 +94,8 @@ __all__ = [
     "AtmosphereClient",
     "AtmosphereError",
     "AuthenticationError",
+    "BinaryReader",
+    "BlobInput",
     "BlobNotFoundError",
     "BlobRef",
     "Create",
@@ -121,6 +125,7 @@ __all__ = [
     "Record",
     "RecordNotFoundError",
     "RecordPage",
+    "RecordUri",
     "ResolutionError",
     "ResponseTooLargeError",
     "RetryPolicy",
@@ -156,6 +161,9 @@ _LAZY: dict[str, str] = {
     "Atmosphere": "._sync.atmosphere",
     "IdentityResolver": "._sync.resolver",
     "AtUri": "._syntax",
+    "RecordUri": "._syntax",
+    "BinaryReader": "._types",
+    "BlobInput": "._types",
     "BlobRef": "._types",
     "Record": "._types",
     "RecordPage": "._types",

@@ -43,9 +43,12 @@ Messages never contain passwords or JWTs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._syntax import RecordUri
 
 __all__ = [
     "AppViewRequiredError",
@@ -183,13 +186,14 @@ class PartialWriteError(AtmosphereError):
     """A bulk write failed part-way: some batches were applied, the rest were not.
 
     Attributes:
-        applied: the AT-URIs (``AtUri``) of the writes that were applied, in order.
+        applied: the AT-URIs (:class:`~atmosphere.RecordUri`) of the writes that
+            were applied, in order.
         total: how many writes were requested.
         error: the error that stopped the remaining batches (also ``__cause__``).
     """
 
-    def __init__(self, applied: list[Any], total: int, error: AtmosphereError) -> None:
-        self.applied = applied
+    def __init__(self, applied: Sequence[RecordUri], total: int, error: AtmosphereError) -> None:
+        self.applied: list[RecordUri] = list(applied)
         self.total = total
         self.error = error
         super().__init__(f"{len(applied)} of {total} writes applied before: {error}")

@@ -56,6 +56,7 @@ from .._session import (
 )
 from .._syntax import (
     AtUri,
+    RecordUri,
     is_valid_did,
     is_valid_handle,
     validate_at_identifier,
@@ -63,7 +64,7 @@ from .._syntax import (
     validate_nsid,
     validate_record_key,
 )
-from .._types import BlobRef, Record, RecordPage, StrongRef
+from .._types import BlobInput, BlobRef, Record, RecordPage, StrongRef
 from .._wire import encode_params, wrap_transport_errors, xrpc_url
 from .._writes import (
     MAX_WRITES_PER_BATCH,
@@ -87,6 +88,7 @@ from ..errors import (
 )
 from .auth import AsyncSessionAuth
 from .blobs import iter_verified, prepare_source, source_chunks, write_verified
+from .body import body_chunks, closed_after
 from .egress import AsyncEgress, make_public_client, policy_for
 from .resolver import AsyncIdentityResolver
 from .xrpc import AsyncXrpcClient
@@ -503,7 +505,7 @@ class AsyncCoreClient:
     async def procedure(
         self,
         nsid: str,
-        input: Any = None,
+        input: Mapping[str, Any] | bytes | bytearray | memoryview | None = None,
         *,
         params: Mapping[str, Any] | None = None,
         content_type: str | None = None,
@@ -518,8 +520,9 @@ class AsyncCoreClient:
 
         Args:
             nsid: the method, e.g. ``com.atproto.repo.createRecord``.
-            input: the body: JSON-serialisable data, or ``bytes`` sent raw with
-                ``content_type`` (``application/octet-stream`` by default).
+            input: the body: a JSON object (a mapping of JSON-serialisable
+                values; XRPC JSON inputs are objects), or ``bytes`` sent raw
+                with ``content_type`` (``application/octet-stream`` by default).
             params: query parameters, as for :meth:`query`.
             content_type: the ``Content-Type`` of a ``bytes`` input.
             idempotent: whether sending the call twice does no more than once;
@@ -582,12 +585,10 @@ class AsyncCoreClient:
             "GET", xrpc_url(base, nsid), params=encode_params(check_params(params)), headers=extra
         )
         response = await self._xrpc.send(request, nsid, auth=signed, stream=True)
-        try:
-            with wrap_transport_errors(nsid):
-                async for chunk in response.aiter_bytes(chunk_size):
+        with wrap_transport_errors(nsid):
+            async with body_chunks(response, chunk_size) as chunks:
+                async for chunk in chunks:
                     yield chunk
-        finally:
-            await response.aclose()
 
     async def query_bytes(
         self,
@@ -608,7 +609,7 @@ class AsyncCoreClient:
         """
         check_limit(max_bytes, upper=None)
         buffer = bytearray()
-        async for chunk in self.iter_query(
+        stream = self.iter_query(
             nsid,
             params,
             proxy=proxy,
@@ -616,10 +617,12 @@ class AsyncCoreClient:
             service_url=service_url,
             auth=auth,
             headers=headers,
-        ):
-            buffer += chunk
-            if len(buffer) > max_bytes:
-                raise ResponseTooLargeError(f"{nsid}: response body exceeds {max_bytes} bytes")
+        )
+        async with closed_after(stream) as chunks:
+            async for chunk in chunks:
+                buffer += chunk
+                if len(buffer) > max_bytes:
+                    raise ResponseTooLargeError(f"{nsid}: response body exceeds {max_bytes} bytes")
         return bytes(buffer)
 
     # -- records -------------------------------------------------------------
@@ -662,7 +665,7 @@ class AsyncCoreClient:
         *,
         rkey: str | None = None,
         validate: bool = False,
-    ) -> AtUri:
+    ) -> RecordUri:
         """Create a record in the user's repository.
 
         Args:
@@ -673,10 +676,12 @@ class AsyncCoreClient:
                 custom lexicons the PDS does not know).
 
         Returns:
-            The AT-URI of the new record (:meth:`create_record_ref` also gives its CID).
+            The AT-URI of the new record, a :class:`~atmosphere.RecordUri` whose
+            ``collection`` and ``rkey`` are always set (:meth:`create_record_ref`
+            also gives its CID).
         """
         ref = await self.create_record_ref(collection, record, rkey=rkey, validate=validate)
-        return AtUri.parse(ref["uri"])
+        return RecordUri.parse(ref["uri"])
 
     async def create_record_ref(
         self,
@@ -727,7 +732,7 @@ class AsyncCoreClient:
         validate: bool = False,
         swap_commit: str | None = None,
         swap_record: str | None = None,
-    ) -> AtUri:
+    ) -> RecordUri:
         """Create or update a record at a specific key.
 
         ``swap_commit`` / ``swap_record`` are compare-and-swap CIDs: the write
@@ -742,7 +747,7 @@ class AsyncCoreClient:
             swap_commit=swap_commit,
             swap_record=swap_record,
         )
-        return AtUri.parse(ref["uri"])
+        return RecordUri.parse(ref["uri"])
 
     async def put_record_ref(
         self,
@@ -816,7 +821,7 @@ class AsyncCoreClient:
         *,
         validate: bool = False,
         batch_size: int = MAX_WRITES_PER_BATCH,
-    ) -> list[AtUri]:
+    ) -> list[RecordUri]:
         """Apply creates, updates and deletes in batches (``com.atproto.repo.applyWrites``).
 
         Args:
@@ -836,7 +841,7 @@ class AsyncCoreClient:
         """
         batches = list(batch_writes(writes, max_writes=batch_size))
         state = self._session()
-        uris: list[AtUri] = []
+        uris: list[RecordUri] = []
         for batch in batches:
             try:
                 answer = await self._xrpc.procedure(
@@ -858,7 +863,7 @@ class AsyncCoreClient:
         records: Iterable[dict[str, Any]],
         *,
         validate: bool = False,
-    ) -> list[AtUri]:
+    ) -> list[RecordUri]:
         """Create many records in one collection, batched; URIs in input order."""
         validate_nsid(collection)
         return await self.apply_writes([Create(collection, r) for r in records], validate=validate)
@@ -1021,7 +1026,7 @@ class AsyncCoreClient:
 
     async def upload_blob(
         self,
-        data: Any,
+        data: BlobInput,
         mime_type: str = "application/octet-stream",
         *,
         progress: ProgressCallback | None = None,
@@ -1081,7 +1086,7 @@ class AsyncCoreClient:
     # unasync: async-only
     async def upload_blobs(
         self,
-        blobs: Iterable[Any],
+        blobs: Iterable[BlobInput | tuple[BlobInput, str]],
         mime_type: str = "application/octet-stream",
         *,
         max_concurrency: int = 4,
@@ -1100,7 +1105,7 @@ class AsyncCoreClient:
         self._session()
         gate = asyncio.Semaphore(max_concurrency)
 
-        async def one(data: Any, mime: str) -> BlobRef:
+        async def one(data: BlobInput, mime: str) -> BlobRef:
             async with gate:
                 return await self.upload_blob(data, mime)
 
@@ -1176,10 +1181,11 @@ class AsyncCoreClient:
         async with self._blob_response(did, cid) as response:
             total = self._declared_size(response)
             with wrap_transport_errors(GET_BLOB):
-                async for chunk in iter_verified(
-                    response.aiter_bytes(chunk_size), cid, total=total, progress=progress
-                ):
-                    yield chunk
+                async with body_chunks(response, chunk_size) as body:
+                    verified = iter_verified(body, cid, total=total, progress=progress)
+                    async with closed_after(verified) as chunks:
+                        async for chunk in chunks:
+                            yield chunk
 
     async def download_blob(
         self,
@@ -1204,16 +1210,13 @@ class AsyncCoreClient:
         target = os.fspath(path)
         if os.path.isdir(target):
             raise InvalidArgumentError(f"{target!r} is a directory")
-        async with self._blob_response(did, cid) as response:
+        async with (
+            self._blob_response(did, cid) as response,
+            body_chunks(response, DEFAULT_CHUNK_SIZE) as body,
+        ):
             total = self._declared_size(response)
             with wrap_transport_errors(GET_BLOB):
-                return await write_verified(
-                    response.aiter_bytes(DEFAULT_CHUNK_SIZE),
-                    cid,
-                    target,
-                    total=total,
-                    progress=progress,
-                )
+                return await write_verified(body, cid, target, total=total, progress=progress)
 
     async def get_blob(self, did: str, cid: str) -> bytes:
         """Download a blob from the PDS named in the DID's document, verified against its CID.
@@ -1223,6 +1226,7 @@ class AsyncCoreClient:
             BlobNotFoundError: the PDS has no such (referenced) blob.
         """
         buffer = io.BytesIO()  # grows in place: no second copy when done
-        async for chunk in self.iter_blob(did, cid):
-            buffer.write(chunk)
+        async with closed_after(self.iter_blob(did, cid)) as chunks:
+            async for chunk in chunks:
+                buffer.write(chunk)
         return buffer.getvalue()

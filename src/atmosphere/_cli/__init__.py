@@ -68,7 +68,7 @@ from typing import IO, Any, TextIO
 
 from .. import __version__
 from .._cid import parse_cid
-from .._defaults import DEFAULT_PLC_URL
+from .._defaults import DEFAULT_PLC_URL, DISTRIBUTION
 from .._egress import EgressPolicy
 from .._identity import (
     HANDLE_INVALID,
@@ -307,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="A small AT Protocol client: records, blobs and identities on a PDS.",
         epilog="Exit codes: 0 ok, 1 error, 2 usage, 3 authentication, 4 not found, 5 network.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=f"{DISTRIBUTION} {__version__}")
     _add_global_options(parser, in_subcommand=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 

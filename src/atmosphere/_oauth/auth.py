@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["OAuthAuth", "OAuthSessionHolder"]
 
-log = logging.getLogger("atmosphere.oauth")
+log = logging.getLogger(__name__)
 
 _MAX_ERROR_BODY = 64 * 1024
 _MAX_TOKEN_BODY = 1024 * 1024

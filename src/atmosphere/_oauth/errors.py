@@ -36,7 +36,7 @@ __all__ = [
     "ScopeMissingError",
 ]
 
-OAUTH_EXTRA_HINT = "pip install 'atmosphere[oauth]'"
+OAUTH_EXTRA_HINT = "pip install 'atmosphere-atproto[oauth]'"
 
 
 class OAuthError(AtmosphereError):

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from .._blobsource import BlobSource, ProgressCallback
 from .._blobverify import Verifier, atomic_file
 from .._concurrency import call_inline
+from .body import closed_after
 
 __all__ = ["iter_verified", "prepare_source", "source_chunks", "write_verified"]
 
@@ -73,8 +74,10 @@ def write_verified(
     or any other failure, no file is left at ``path`` (or beside it).
     """
     written = 0
+    verified = iter_verified(chunks, cid, total=total, progress=progress)
     with atomic_file(path) as out:
-        for chunk in iter_verified(chunks, cid, total=total, progress=progress):
-            call_inline(out.write, chunk)
-            written += len(chunk)
+        with closed_after(verified) as released:
+            for chunk in released:
+                call_inline(out.write, chunk)
+                written += len(chunk)
     return written

@@ -57,6 +57,7 @@ from .._session import (
 )
 from .._syntax import (
     AtUri,
+    RecordUri,
     is_valid_did,
     is_valid_handle,
     validate_at_identifier,
@@ -64,7 +65,7 @@ from .._syntax import (
     validate_nsid,
     validate_record_key,
 )
-from .._types import BlobRef, Record, RecordPage, StrongRef
+from .._types import BlobInput, BlobRef, Record, RecordPage, StrongRef
 from .._wire import encode_params, wrap_transport_errors, xrpc_url
 from .._writes import (
     MAX_WRITES_PER_BATCH,
@@ -88,6 +89,7 @@ from ..errors import (
 )
 from .auth import SessionAuth
 from .blobs import iter_verified, prepare_source, source_chunks, write_verified
+from .body import body_chunks, closed_after
 from .egress import Egress, make_public_client, policy_for
 from .resolver import IdentityResolver
 from .xrpc import XrpcClient
@@ -504,7 +506,7 @@ class CoreClient:
     def procedure(
         self,
         nsid: str,
-        input: Any = None,
+        input: Mapping[str, Any] | bytes | bytearray | memoryview | None = None,
         *,
         params: Mapping[str, Any] | None = None,
         content_type: str | None = None,
@@ -519,8 +521,9 @@ class CoreClient:
 
         Args:
             nsid: the method, e.g. ``com.atproto.repo.createRecord``.
-            input: the body: JSON-serialisable data, or ``bytes`` sent raw with
-                ``content_type`` (``application/octet-stream`` by default).
+            input: the body: a JSON object (a mapping of JSON-serialisable
+                values; XRPC JSON inputs are objects), or ``bytes`` sent raw
+                with ``content_type`` (``application/octet-stream`` by default).
             params: query parameters, as for :meth:`query`.
             content_type: the ``Content-Type`` of a ``bytes`` input.
             idempotent: whether sending the call twice does no more than once;
@@ -583,12 +586,10 @@ class CoreClient:
             "GET", xrpc_url(base, nsid), params=encode_params(check_params(params)), headers=extra
         )
         response = self._xrpc.send(request, nsid, auth=signed, stream=True)
-        try:
-            with wrap_transport_errors(nsid):
-                for chunk in response.iter_bytes(chunk_size):
+        with wrap_transport_errors(nsid):
+            with body_chunks(response, chunk_size) as chunks:
+                for chunk in chunks:
                     yield chunk
-        finally:
-            response.close()
 
     def query_bytes(
         self,
@@ -609,7 +610,7 @@ class CoreClient:
         """
         check_limit(max_bytes, upper=None)
         buffer = bytearray()
-        for chunk in self.iter_query(
+        stream = self.iter_query(
             nsid,
             params,
             proxy=proxy,
@@ -617,10 +618,12 @@ class CoreClient:
             service_url=service_url,
             auth=auth,
             headers=headers,
-        ):
-            buffer += chunk
-            if len(buffer) > max_bytes:
-                raise ResponseTooLargeError(f"{nsid}: response body exceeds {max_bytes} bytes")
+        )
+        with closed_after(stream) as chunks:
+            for chunk in chunks:
+                buffer += chunk
+                if len(buffer) > max_bytes:
+                    raise ResponseTooLargeError(f"{nsid}: response body exceeds {max_bytes} bytes")
         return bytes(buffer)
 
     # -- records -------------------------------------------------------------
@@ -663,7 +666,7 @@ class CoreClient:
         *,
         rkey: str | None = None,
         validate: bool = False,
-    ) -> AtUri:
+    ) -> RecordUri:
         """Create a record in the user's repository.
 
         Args:
@@ -674,10 +677,12 @@ class CoreClient:
                 custom lexicons the PDS does not know).
 
         Returns:
-            The AT-URI of the new record (:meth:`create_record_ref` also gives its CID).
+            The AT-URI of the new record, a :class:`~atmosphere.RecordUri` whose
+            ``collection`` and ``rkey`` are always set (:meth:`create_record_ref`
+            also gives its CID).
         """
         ref = self.create_record_ref(collection, record, rkey=rkey, validate=validate)
-        return AtUri.parse(ref["uri"])
+        return RecordUri.parse(ref["uri"])
 
     def create_record_ref(
         self,
@@ -728,7 +733,7 @@ class CoreClient:
         validate: bool = False,
         swap_commit: str | None = None,
         swap_record: str | None = None,
-    ) -> AtUri:
+    ) -> RecordUri:
         """Create or update a record at a specific key.
 
         ``swap_commit`` / ``swap_record`` are compare-and-swap CIDs: the write
@@ -743,7 +748,7 @@ class CoreClient:
             swap_commit=swap_commit,
             swap_record=swap_record,
         )
-        return AtUri.parse(ref["uri"])
+        return RecordUri.parse(ref["uri"])
 
     def put_record_ref(
         self,
@@ -817,7 +822,7 @@ class CoreClient:
         *,
         validate: bool = False,
         batch_size: int = MAX_WRITES_PER_BATCH,
-    ) -> list[AtUri]:
+    ) -> list[RecordUri]:
         """Apply creates, updates and deletes in batches (``com.atproto.repo.applyWrites``).
 
         Args:
@@ -837,7 +842,7 @@ class CoreClient:
         """
         batches = list(batch_writes(writes, max_writes=batch_size))
         state = self._session()
-        uris: list[AtUri] = []
+        uris: list[RecordUri] = []
         for batch in batches:
             try:
                 answer = self._xrpc.procedure(
@@ -859,7 +864,7 @@ class CoreClient:
         records: Iterable[dict[str, Any]],
         *,
         validate: bool = False,
-    ) -> list[AtUri]:
+    ) -> list[RecordUri]:
         """Create many records in one collection, batched; URIs in input order."""
         validate_nsid(collection)
         return self.apply_writes([Create(collection, r) for r in records], validate=validate)
@@ -1022,7 +1027,7 @@ class CoreClient:
 
     def upload_blob(
         self,
-        data: Any,
+        data: BlobInput,
         mime_type: str = "application/octet-stream",
         *,
         progress: ProgressCallback | None = None,
@@ -1140,10 +1145,11 @@ class CoreClient:
         with self._blob_response(did, cid) as response:
             total = self._declared_size(response)
             with wrap_transport_errors(GET_BLOB):
-                for chunk in iter_verified(
-                    response.iter_bytes(chunk_size), cid, total=total, progress=progress
-                ):
-                    yield chunk
+                with body_chunks(response, chunk_size) as body:
+                    verified = iter_verified(body, cid, total=total, progress=progress)
+                    with closed_after(verified) as chunks:
+                        for chunk in chunks:
+                            yield chunk
 
     def download_blob(
         self,
@@ -1168,16 +1174,13 @@ class CoreClient:
         target = os.fspath(path)
         if os.path.isdir(target):
             raise InvalidArgumentError(f"{target!r} is a directory")
-        with self._blob_response(did, cid) as response:
+        with (
+            self._blob_response(did, cid) as response,
+            body_chunks(response, DEFAULT_CHUNK_SIZE) as body,
+        ):
             total = self._declared_size(response)
             with wrap_transport_errors(GET_BLOB):
-                return write_verified(
-                    response.iter_bytes(DEFAULT_CHUNK_SIZE),
-                    cid,
-                    target,
-                    total=total,
-                    progress=progress,
-                )
+                return write_verified(body, cid, target, total=total, progress=progress)
 
     def get_blob(self, did: str, cid: str) -> bytes:
         """Download a blob from the PDS named in the DID's document, verified against its CID.
@@ -1187,6 +1190,7 @@ class CoreClient:
             BlobNotFoundError: the PDS has no such (referenced) blob.
         """
         buffer = io.BytesIO()  # grows in place: no second copy when done
-        for chunk in self.iter_blob(did, cid):
-            buffer.write(chunk)
+        with closed_after(self.iter_blob(did, cid)) as chunks:
+            for chunk in chunks:
+                buffer.write(chunk)
         return buffer.getvalue()

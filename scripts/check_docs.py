@@ -251,6 +251,8 @@ _base_client = atmosphere.AtmosphereClient
 _base_async = atmosphere.AsyncAtmosphereClient
 _base_resolver = atmosphere.IdentityResolver
 _base_async_resolver = atmosphere.AsyncIdentityResolver
+_base_atmosphere = atmosphere.Atmosphere
+_base_async_atmosphere = atmosphere.AsyncAtmosphere
 
 
 class IdentityResolver(_base_resolver):
@@ -283,7 +285,28 @@ class AsyncAtmosphereClient(_base_async):
         super().__init__(base_url, **kw)
 
 
-for _cls in (IdentityResolver, AsyncIdentityResolver, AtmosphereClient, AsyncAtmosphereClient):
+class Atmosphere(_base_atmosphere):
+    def __init__(self, base_url=None, **kw):
+        kw.setdefault("plc_url", _PLC)
+        kw.setdefault("resolver", IdentityResolver())
+        super().__init__(base_url, **kw)
+
+
+class AsyncAtmosphere(_base_async_atmosphere):
+    def __init__(self, base_url=None, **kw):
+        kw.setdefault("plc_url", _PLC)
+        kw.setdefault("resolver", AsyncIdentityResolver())
+        super().__init__(base_url, **kw)
+
+
+for _cls in (
+    IdentityResolver,
+    AsyncIdentityResolver,
+    AtmosphereClient,
+    AsyncAtmosphereClient,
+    Atmosphere,
+    AsyncAtmosphere,
+):
     _cls.__module__ = "atmosphere"
     setattr(atmosphere, _cls.__name__, _cls)
 del _cls

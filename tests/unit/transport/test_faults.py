@@ -58,6 +58,7 @@ from tests.support.fault_server import (
 )
 from tests.support.flavours import Flavour, NoDns
 from tests.support.routing import RoutingTransport
+from tests.support.timing import Elapsed
 
 PASSWORD = "correct horse battery staple"
 COLL = "com.example.fault.item"
@@ -128,15 +129,6 @@ def stored(alice: Account) -> int:
 
 def seed(server: FaultServer, alice: Account, rkey: str = "seed") -> str:
     return server.pds.add_record(alice, COLL, rec(seed=True), rkey)
-
-
-class Elapsed:
-    def __enter__(self) -> Elapsed:
-        self.start = time.monotonic()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.seconds = time.monotonic() - self.start
 
 
 # -- 5xx and friends -------------------------------------------------------------------

@@ -20,7 +20,9 @@ import httpx
 import pytest
 
 from atmosphere._oauth import NonceStore, OAuthSession, flow
-from atmosphere._oauth.auth import OAuthAuth, OAuthSessionHolder
+from atmosphere._async.oauth import AsyncOAuthAuth
+from atmosphere._oauth.auth import OAuthSessionHolder
+from atmosphere._sync.oauth import OAuthAuth
 from atmosphere._oauth.authorization import PendingAuthorization
 from atmosphere._oauth.client_id import loopback_client
 from atmosphere._oauth.drive import run_async, run_sync

@@ -14,11 +14,11 @@ import pytest
 
 from atmosphere._async.oauth import AsyncOAuthAuth
 from atmosphere._oauth.auth import OAuthSessionHolder
-from atmosphere._sync.oauth import OAuthAuth
 from atmosphere._oauth.dpop import access_token_hash
 from atmosphere._oauth.errors import OAuthGrantError
 from atmosphere._oauth.keys import DpopKey
 from atmosphere._oauth.session import OAuthSession
+from atmosphere._sync.oauth import OAuthAuth
 from atmosphere.errors import ExpiredTokenError, NotAuthenticatedError
 
 PDS = "https://pds.example"

@@ -383,6 +383,9 @@ def test_the_granted_scope_is_reported_and_enforced(pds: PdsProcess) -> None:
         assert missing.value.status == 403
         assert missing.value.required_scope == f"repo:{LIKE}?action=create"
         assert client.is_authenticated  # a scope refusal does not end the session
+        with _client(pds) as again:  # a narrow session restores (and is checked) too
+            again.login_with_session(client.export_session())
+            assert again.did == bob.did
         client.logout()
 
 

@@ -82,6 +82,7 @@ from ..errors import (
     NotAuthenticatedError,
     PartialWriteError,
     ResponseTooLargeError,
+    ScopeMissingError,
     TransportError,
     XrpcError,
 )
@@ -409,6 +410,8 @@ class AsyncCoreClient(AsyncOAuthLogin):
             return
         try:
             await self._xrpc.query(session.pds_url, GET_SESSION, auth=True)
+        except ScopeMissingError:
+            pass  # the token was accepted; the granted scope just does not cover getSession
         except BaseException:
             self._oauth.clear()
             raise

@@ -284,9 +284,11 @@ class AsyncOAuthLogin:
             )
             if show_url is not None:
                 show_url(pending.url)
+            # A browser command may run until the user is done (``BROWSER=...``):
+            # off the event loop in the asyncio client.
             if callable(open_browser):
-                open_browser(pending.url)
+                await to_thread(open_browser, pending.url)
             elif open_browser:
-                webbrowser.open(pending.url)
+                await to_thread(webbrowser.open, pending.url)
             params = await to_thread(callback.wait, timeout)
         return await self.oauth_finish(params, pending, allow_private_hosts=allow)

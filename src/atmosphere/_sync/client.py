@@ -83,6 +83,7 @@ from ..errors import (
     NotAuthenticatedError,
     PartialWriteError,
     ResponseTooLargeError,
+    ScopeMissingError,
     TransportError,
     XrpcError,
 )
@@ -410,6 +411,8 @@ class CoreClient(OAuthLogin):
             return
         try:
             self._xrpc.query(session.pds_url, GET_SESSION, auth=True)
+        except ScopeMissingError:
+            pass  # the token was accepted; the granted scope just does not cover getSession
         except BaseException:
             self._oauth.clear()
             raise

@@ -284,9 +284,11 @@ class OAuthLogin:
             )
             if show_url is not None:
                 show_url(pending.url)
+            # A browser command may run until the user is done (``BROWSER=...``):
+            # off the event loop in the sync client.
             if callable(open_browser):
-                open_browser(pending.url)
+                call_inline(open_browser, pending.url)
             elif open_browser:
-                webbrowser.open(pending.url)
+                call_inline(webbrowser.open, pending.url)
             params = call_inline(callback.wait, timeout)
         return self.oauth_finish(params, pending, allow_private_hosts=allow)

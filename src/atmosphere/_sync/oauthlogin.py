@@ -228,6 +228,7 @@ class OAuthLogin:
             self._http,
         )
         session = replace(session, handle=self._verified_handle(session, pending, allow))
+        self._oauth.allow_private_hosts = allow  # for a shared session saved with these URLs
         self._install_oauth(session, notify=True)
         log.info("signed in with OAuth as %s (scope %s)", session.did, session.scope)
         return session

@@ -115,7 +115,9 @@ def publish(client: AtmosphereClient, *, report: Report = print, keep: bool = Fa
     )
 
     # Read back as a stranger would: no session, the PDS found from the DID alone.
-    with AtmosphereClient(resolver=client.resolver) as reader:
+    with AtmosphereClient(
+        resolver=client.resolver, allow_private_hosts=client.allow_private_hosts
+    ) as reader:
         record = reader.get_record(dataset_uri)
         first = record["storage"]["blobs"][0]
         cid = first["ref"]["$link"]

@@ -73,6 +73,7 @@ if TYPE_CHECKING:
         ServerError,
         SessionRefreshError,
         TransportError,
+        UnsafeTargetError,
         XrpcError,
     )
 
@@ -130,6 +131,7 @@ __all__ = [
     "SessionRefreshError",
     "StrongRef",
     "TransportError",
+    "UnsafeTargetError",
     "Update",
     "XrpcError",
     "__version__",
@@ -195,6 +197,7 @@ _LAZY: dict[str, str] = {
     "ServerError": ".errors",
     "SessionRefreshError": ".errors",
     "TransportError": ".errors",
+    "UnsafeTargetError": ".errors",
     "XrpcError": ".errors",
 }
 

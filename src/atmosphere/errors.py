@@ -20,7 +20,8 @@ The hierarchy::
     ├── PartialWriteError                     a bulk write failed after some batches applied
     ├── TransportError                        the HTTP exchange itself failed
     │   ├── NetworkTimeoutError
-    │   └── ResponseTooLargeError
+    │   ├── ResponseTooLargeError
+    │   └── UnsafeTargetError                 a target from identity data is not a public https host
     ├── InvalidResponseError                  the server answered, but not as XRPC says
     ├── OAuthError                            an OAuth step failed
     │   ├── OAuthUnavailableError (ImportError)   the ``oauth`` extra is not installed
@@ -87,6 +88,7 @@ __all__ = [
     "ServerError",
     "SessionRefreshError",
     "TransportError",
+    "UnsafeTargetError",
     "XrpcError",
 ]
 
@@ -192,6 +194,17 @@ class NetworkTimeoutError(TransportError):
 
 class ResponseTooLargeError(TransportError):
     """A response body exceeded the size this library accepts for it."""
+
+
+class UnsafeTargetError(TransportError):
+    """A target that came from identity data is refused before anything is sent to it.
+
+    A DID document, a well-known answer or a session named a URL that is not
+    ``https`` on the default port, or whose host is (or resolves to) a private,
+    loopback or link-local address. Local development turns the check off:
+    ``allow_private_hosts=True``, or ``ATMOSPHERE_ALLOW_PRIVATE_HOSTS=1``.
+    Never retried.
+    """
 
 
 class InvalidResponseError(AtmosphereError):

@@ -26,7 +26,7 @@ def test_sign_in_and_consent_in_a_real_browser(pds: PdsProcess) -> None:
     alice = pds.account("alice.test")
     with (
         headless_chromium() as browser,
-        AtmosphereClient(pds.pds_url, plc_url=pds.plc_url) as client,
+        AtmosphereClient(pds.pds_url, plc_url=pds.plc_url, allow_private_hosts=True) as client,
     ):
 
         def sign_in(url: str) -> None:
@@ -47,9 +47,7 @@ def test_sign_in_and_consent_in_a_real_browser(pds: PdsProcess) -> None:
             wait.until(ec.url_contains("http://127.0.0.1:"))
             wait.until(lambda b: "You may close this window" in b.page_source)
 
-        session = client.login_oauth(
-            alice.handle, open_browser=sign_in, show_url=None, allow_private_hosts=True
-        )
+        session = client.login_oauth(alice.handle, open_browser=sign_in, show_url=None)
         assert session.did == client.did == alice.did
         uri = client.create_record(
             "app.bsky.feed.post",

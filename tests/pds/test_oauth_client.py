@@ -44,12 +44,6 @@ LIKE = "app.bsky.feed.like"
 WEB_REDIRECT = "http://127.0.0.1:8765/oauth/callback"
 
 
-@pytest.fixture(autouse=True)
-def _loopback_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Restored sessions name loopback http servers: local development, switched on."""
-    monkeypatch.setenv("ATMOSPHERE_ALLOW_PRIVATE_HOSTS", "1")
-
-
 class Recorder:
     """httpx event hooks that keep what each request carried."""
 
@@ -83,10 +77,13 @@ def consent(account: Account, *, scope: str | None = None) -> Callable[[str], No
 
 
 def _client(pds: PdsProcess, **options: object) -> AtmosphereClient:
+    """A client for the loopback test PDS: local development switched on explicitly."""
+    options.setdefault("allow_private_hosts", True)
     return AtmosphereClient(pds.pds_url, plc_url=pds.plc_url, **options)  # type: ignore[arg-type]
 
 
 def _aclient(pds: PdsProcess, **options: object) -> AsyncAtmosphereClient:
+    options.setdefault("allow_private_hosts", True)
     return AsyncAtmosphereClient(pds.pds_url, plc_url=pds.plc_url, **options)  # type: ignore[arg-type]
 
 
@@ -128,7 +125,6 @@ def test_loopback_login_then_every_call_is_dpop_signed_and_logout_revokes(
             alice.handle,
             open_browser=consent(alice),
             show_url=shown.append,
-            allow_private_hosts=True,
         )
         assert shown
         assert shown[0].startswith(f"{pds.pds_url}/oauth/authorize?")
@@ -205,9 +201,7 @@ def test_the_async_client_logs_in_publishes_and_logs_out(pds: PdsProcess, tmp_pa
 
     async def main() -> tuple[str, str]:
         async with _aclient(pds) as client:
-            session = await client.login_oauth(
-                bob.handle, open_browser=consent(bob), show_url=None, allow_private_hosts=True
-            )
+            session = await client.login_oauth(bob.handle, open_browser=consent(bob), show_url=None)
             assert client.did == bob.did == session.did
             uri = await client.create_record(COLLECTION, _note("async over OAuth"))
             assert (await client.get_record(uri))["text"] == "async over OAuth"
@@ -232,16 +226,10 @@ def test_the_async_client_logs_in_publishes_and_logs_out(pds: PdsProcess, tmp_pa
 def test_a_saved_session_is_restored_in_another_client(pds: PdsProcess) -> None:
     alice = pds.account("alice.test")
     with _client(pds) as first:
-        first.login_oauth(
-            alice.handle, open_browser=consent(alice), show_url=None, allow_private_hosts=True
-        )
+        first.login_oauth(alice.handle, open_browser=consent(alice), show_url=None)
         saved = first.export_session()
     assert json.loads(saved)["format"] == "atmosphere.oauth/1"
-    with (
-        pytest.MonkeyPatch.context() as env,
-        _client(pds) as second,
-    ):
-        env.setenv("ATMOSPHERE_ALLOW_PRIVATE_HOSTS", "1")
+    with _client(pds) as second:
         second.login_with_session(saved)
         assert second.did == alice.did
         assert second.handle == alice.handle
@@ -253,14 +241,12 @@ def test_a_saved_session_is_restored_in_another_client(pds: PdsProcess) -> None:
 def test_a_restored_session_needs_the_private_host_switch_for_loopback(pds: PdsProcess) -> None:
     alice = pds.account("alice.test")
     with _client(pds) as first:
-        first.login_oauth(
-            alice.handle, open_browser=consent(alice), show_url=None, allow_private_hosts=True
-        )
+        first.login_oauth(alice.handle, open_browser=consent(alice), show_url=None)
         saved = first.export_session()
-        with pytest.MonkeyPatch.context() as env, _client(pds) as second:
-            env.delenv("ATMOSPHERE_ALLOW_PRIVATE_HOSTS", raising=False)
+        with _client(pds, allow_private_hosts=False) as second:
             with pytest.raises(ValueError, match="not an acceptable URL"):
                 second.login_with_session(saved)
+            assert not second.is_authenticated
         first.logout()
 
 
@@ -274,7 +260,7 @@ def test_web_app_split_steps(pds: PdsProcess, flavour: str) -> None:
     def finish_in(params: dict[str, str], stored: str) -> tuple[str, str]:
         if flavour == "sync":
             with _client(pds) as handler:
-                session = handler.oauth_finish(params, json.loads(stored), allow_private_hosts=True)
+                session = handler.oauth_finish(params, json.loads(stored))
                 uri = handler.create_record(COLLECTION, _note("from a web app"))
                 handler.delete_record(uri)
                 handler.logout()
@@ -282,9 +268,7 @@ def test_web_app_split_steps(pds: PdsProcess, flavour: str) -> None:
 
         async def main() -> tuple[str, str]:
             async with _aclient(pds) as handler:
-                session = await handler.oauth_finish(
-                    params, json.loads(stored), allow_private_hosts=True
-                )
+                session = await handler.oauth_finish(params, json.loads(stored))
                 uri = await handler.create_record(COLLECTION, _note("from an async web app"))
                 await handler.delete_record(uri)
                 await handler.logout()
@@ -293,9 +277,7 @@ def test_web_app_split_steps(pds: PdsProcess, flavour: str) -> None:
         return asyncio.run(main())
 
     with _client(pds) as starter:
-        pending = starter.oauth_start(
-            alice.handle, redirect_uri=WEB_REDIRECT, allow_private_hosts=True
-        )
+        pending = starter.oauth_start(alice.handle, redirect_uri=WEB_REDIRECT)
     assert isinstance(pending, PendingAuthorization)
     assert pending.url.startswith(f"{pds.pds_url}/oauth/authorize?")
     stored = json.dumps(pending.to_dict())  # what a web app keeps server-side, by state
@@ -311,21 +293,17 @@ def test_web_app_split_steps(pds: PdsProcess, flavour: str) -> None:
 def test_web_app_refuses_a_wrong_state_and_reports_a_denied_consent(pds: PdsProcess) -> None:
     alice = pds.account("alice.test")
     with _client(pds) as client:
-        pending = client.oauth_start(
-            alice.handle, redirect_uri=WEB_REDIRECT, allow_private_hosts=True
-        )
+        pending = client.oauth_start(alice.handle, redirect_uri=WEB_REDIRECT)
         redirect = approve(pending.url, alice.handle, alice.password)
         params = dict(parse_qsl(urlsplit(redirect).query))
         with pytest.raises(OAuthCallbackError, match="state"):
-            client.oauth_finish({**params, "state": "forged"}, pending, allow_private_hosts=True)
+            client.oauth_finish({**params, "state": "forged"}, pending)
         assert not client.is_authenticated
 
-        denied = client.oauth_start(
-            alice.handle, redirect_uri=WEB_REDIRECT, allow_private_hosts=True
-        )
+        denied = client.oauth_start(alice.handle, redirect_uri=WEB_REDIRECT)
         refusal = dict(parse_qsl(urlsplit(reject(denied.url)).query))
         with pytest.raises(OAuthCallbackError) as caught:
-            client.oauth_finish(refusal, denied, allow_private_hosts=True)
+            client.oauth_finish(refusal, denied)
         assert caught.value.error == "access_denied"
         assert not client.is_authenticated
 
@@ -337,7 +315,7 @@ def test_a_loopback_login_reports_a_denied_consent(pds: PdsProcess) -> None:
         httpx.get(reject(url), trust_env=False, timeout=30)
 
     with _client(pds) as client, pytest.raises(OAuthCallbackError) as caught:
-        client.login_oauth(alice.handle, open_browser=deny, show_url=None, allow_private_hosts=True)
+        client.login_oauth(alice.handle, open_browser=deny, show_url=None)
     assert caught.value.error == "access_denied"
     assert not client.is_authenticated
 
@@ -345,10 +323,10 @@ def test_a_loopback_login_reports_a_denied_consent(pds: PdsProcess) -> None:
 def test_a_lying_authorization_server_is_refused_by_the_client(pds: PdsProcess) -> None:
     alice = pds.account("alice.test")
     with LyingAuthorizationServer(victim_did=alice.did) as liar, _client(pds) as client:
-        pending = client.oauth_start(liar.url, redirect_uri=WEB_REDIRECT, allow_private_hosts=True)
+        pending = client.oauth_start(liar.url, redirect_uri=WEB_REDIRECT)
         params = {"state": pending.state, "iss": liar.url, "code": "liar-code"}
         with pytest.raises(OAuthIdentityError) as refused:
-            client.oauth_finish(params, pending, allow_private_hosts=True)
+            client.oauth_finish(params, pending)
         assert refused.value.did == alice.did
         assert not client.is_authenticated
         assert liar.seen[-1] == "POST /oauth/revoke"
@@ -366,7 +344,6 @@ def test_the_granted_scope_is_reported_and_enforced(pds: PdsProcess) -> None:
             scope=scope,
             open_browser=consent(bob),
             show_url=None,
-            allow_private_hosts=True,
         )
         assert session.scope == scope
         assert session.scopes == ("atproto", f"repo:{POST}?action=create")
@@ -395,9 +372,7 @@ def test_the_granted_scope_is_reported_and_enforced(pds: PdsProcess) -> None:
 def test_service_proxying_works_with_an_oauth_session(pds: PdsProcess, appview: AppView) -> None:
     alice = pds.account("alice.test")
     with _client(pds) as client:
-        client.login_oauth(
-            alice.handle, open_browser=consent(alice), show_url=None, allow_private_hosts=True
-        )
+        client.login_oauth(alice.handle, open_browser=consent(alice), show_url=None)
         answer = client.query(QUERY, {"uris": ["at://a/b/c"]}, proxy=appview.proxy_header)
         assert answer["viewer"] == alice.did
         (call,) = appview.received
@@ -423,9 +398,7 @@ def test_expiry_refresh_rotation_and_a_replayed_refresh_token(
     alice = pds.account("alice.test")
     changes: list[str] = []
     with _client(pds, on_session_change=changes.append) as client:
-        first = client.login_oauth(
-            alice.handle, open_browser=consent(alice), show_url=None, allow_private_hosts=True
-        )
+        first = client.login_oauth(alice.handle, open_browser=consent(alice), show_url=None)
         before_refresh = client.export_session()
         _sleep_past_expiry(client.oauth_session)
         uri = client.create_record(COLLECTION, _note("after the token expired"))
@@ -439,8 +412,7 @@ def test_expiry_refresh_rotation_and_a_replayed_refresh_token(
         # the server refuses it and ends the whole session.
         stale = json.loads(before_refresh)
         stale["expires_at"] = None  # no early refresh: the call fails, then the refresh
-        with pytest.MonkeyPatch.context() as env, _client(pds) as replay:
-            env.setenv("ATMOSPHERE_ALLOW_PRIVATE_HOSTS", "1")
+        with _client(pds) as replay:
             replay.login_with_session(json.dumps(stale), verify=False)
             with pytest.raises(OAuthGrantError) as replayed:
                 replay.create_record(COLLECTION, _note("from a replayed refresh token"))
@@ -457,16 +429,13 @@ def test_an_expired_token_is_refreshed_after_the_401_and_streams_are_resent(
     pds = short_lived_pds
     bob = pds.account("bob.test")
     with _client(pds) as login:
-        login.login_oauth(
-            bob.handle, open_browser=consent(bob), show_url=None, allow_private_hosts=True
-        )
+        login.login_oauth(bob.handle, open_browser=consent(bob), show_url=None)
         saved = json.loads(login.export_session())
     saved["expires_at"] = None  # the client cannot know: only the server's 401 tells it
     changes: list[str] = []
     shard = tmp_path / "after-expiry.bin"
     shard.write_bytes(b"streamed after the token expired\n" * 2000)
-    with pytest.MonkeyPatch.context() as env, _client(pds, on_session_change=changes.append) as c:
-        env.setenv("ATMOSPHERE_ALLOW_PRIVATE_HOSTS", "1")
+    with _client(pds, on_session_change=changes.append) as c:
         c.login_with_session(json.dumps(saved), verify=False)
         time.sleep(5.5)
         assert c.query("com.atproto.server.getSession")["did"] == bob.did

@@ -27,7 +27,8 @@ class AsyncAtmosphereClient(AsyncCoreClient):
     """ATProto client for atdata operations: records, listings and blobs.
 
     Args:
-        base_url, _client, plc_url, resolver, timeout, on_session_change, session_lock, retry:
+        base_url, _client, plc_url, resolver, timeout, on_session_change, session_lock, retry,
+        allow_private_hosts:
             as for :class:`~atmosphere._async.client.AsyncCoreClient`.
         namespace: the atdata lexicon namespace for ``list_schemas`` & co.
 
@@ -50,6 +51,7 @@ class AsyncAtmosphereClient(AsyncCoreClient):
         session_lock: SessionLock | None = None,
         namespace: str = DEFAULT_NAMESPACE,
         retry: RetryPolicy | None = None,
+        allow_private_hosts: bool | None = None,
     ) -> None:
         validate_nsid(f"{namespace}.record")
         super().__init__(
@@ -61,6 +63,7 @@ class AsyncAtmosphereClient(AsyncCoreClient):
             on_session_change=on_session_change,
             session_lock=session_lock,
             retry=retry,
+            allow_private_hosts=allow_private_hosts,
         )
         self.namespace = namespace
 

@@ -51,6 +51,7 @@ from .._session import (
     SessionLock,
     SessionState,
     SessionStore,
+    is_valid_session_handle,
     is_valid_token,
     pds_from_session,
 )
@@ -88,8 +89,9 @@ from ..errors import (
 )
 from .auth import AsyncSessionAuth
 from .blobs import iter_verified, prepare_source, source_chunks, write_verified
+from .egress import AsyncEgress, make_public_client, policy_for
 from .oauth import AsyncOAuthAuth, run_flow
-from .oauthlogin import AsyncOAuthLogin, private_hosts_allowed
+from .oauthlogin import AsyncOAuthLogin
 from .resolver import AsyncIdentityResolver
 from .xrpc import AsyncXrpcClient
 
@@ -177,6 +179,15 @@ class AsyncCoreClient(AsyncOAuthLogin):
         retry: when and how failed calls are resent (``RetryPolicy()`` by
             default: 3 attempts with backoff on 5xx and network failures,
             429 waited out up to 60 s; only calls that are safe to repeat).
+        allow_private_hosts: local development: let targets that came from
+            identity data (another account's PDS from its DID document, the
+            ``didDoc`` of a session, the PDS of a restored session string)
+            be loopback, private or plain-http hosts. ``None`` (default) reads
+            ``ATMOSPHERE_ALLOW_PRIVATE_HOSTS=1`` from the environment; off
+            otherwise: such targets must be public https hosts on the
+            default port, checked on the address actually connected to.
+            ``base_url``, ``plc_url`` and a ``service_url`` you pass are your
+            choice and are never checked.
 
     Examples:
         >>> client = AsyncAtmosphereClient()
@@ -196,6 +207,7 @@ class AsyncCoreClient(AsyncOAuthLogin):
         on_session_change: SessionCallback | None = None,
         session_lock: SessionLock | None = None,
         retry: RetryPolicy | None = None,
+        allow_private_hosts: bool | None = None,
     ) -> None:
         if base_url is not None and not (
             isinstance(base_url, str) and base_url.startswith(("https://", "http://"))
@@ -203,26 +215,41 @@ class AsyncCoreClient(AsyncOAuthLogin):
             raise InvalidArgumentError("base_url must be an http(s) URL or None")
         self._base_url = base_url.rstrip("/") if base_url else None
         self._owns_http = _client is None
+        http_timeout = timeout if timeout is not None else DEFAULT_TIMEOUT
         self._http = _client or httpx.AsyncClient(
-            timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
+            timeout=http_timeout,
             headers={"User-Agent": USER_AGENT},
         )
+
+        def make_public() -> httpx.AsyncClient:
+            return make_public_client(timeout=http_timeout, headers={"User-Agent": USER_AGENT})
+
+        self._egress = AsyncEgress(
+            self._http,
+            policy_for(allow_private_hosts),
+            make_public=make_public if self._owns_http else None,
+        )
+        self._egress.trust(self._base_url)
         self._owns_resolver = resolver is None
         self._resolver = resolver or AsyncIdentityResolver(
             http=self._http,
             plc_url=plc_url,
             timeout=timeout if isinstance(timeout, (int, float)) else 10.0,
+            _egress=self._egress,
         )
         self._store = SessionStore(on_change=on_session_change, lock=session_lock)
         self._session_auth = AsyncSessionAuth(self._store)
         self._oauth = OAuthSessionHolder(
-            on_change=_oauth_notifier(on_session_change), shared_lock=session_lock
+            on_change=_oauth_notifier(on_session_change),
+            shared_lock=session_lock,
+            allow_private_hosts=self._egress.policy.allow_private_hosts,
         )
         self._oauth_auth = AsyncOAuthAuth(self._oauth)
         self._xrpc = AsyncXrpcClient(
             self._http,
             auth=self._session_auth,
             retry=retry if retry is not None else DEFAULT_RETRY_POLICY,
+            egress=self._egress,
         )
 
     # -- lifecycle -----------------------------------------------------------
@@ -231,6 +258,7 @@ class AsyncCoreClient(AsyncOAuthLogin):
         """Close the HTTP client and resolver this client created (injected ones stay open)."""
         if self._owns_resolver:
             await self._resolver.aclose()
+        await self._egress.aclose()
         if self._owns_http:
             await self._http.aclose()
 
@@ -295,6 +323,12 @@ class AsyncCoreClient(AsyncOAuthLogin):
         return account.pds_url if account else self._base_url
 
     @property
+    def allow_private_hosts(self) -> bool:
+        """Whether local development is on: targets from identity data may be
+        private or plain-http hosts (see the constructor)."""
+        return self._egress.policy.allow_private_hosts
+
+    @property
     def resolver(self) -> AsyncIdentityResolver:
         """The identity resolver used for other accounts and for login without base_url."""
         return self._resolver
@@ -308,17 +342,21 @@ class AsyncCoreClient(AsyncOAuthLogin):
         """
         return self._xrpc.rate_limit
 
-    async def _login_base(self, identifier: str) -> str:
-        """Where the password may go: ``base_url``, or the PDS the identity resolves to.
+    async def _login_base(self, identifier: str) -> tuple[str, str | None]:
+        """Where the password may go, and the DID the session must be for (if known).
 
-        A failed resolution is an error (``ResolutionError``), never a reason
-        to send the password somewhere else; an email cannot be resolved, so
-        it needs ``base_url``.
+        The base is ``base_url``, or the PDS the identity resolves to. A failed
+        resolution is an error (``ResolutionError``), never a reason to send
+        the password somewhere else; an email cannot be resolved, so it needs
+        ``base_url``.
         """
         if self._base_url:
-            return self._base_url
-        if is_valid_did(identifier) or is_valid_handle(identifier):
-            return await self._resolver.resolve_pds(identifier)
+            return self._base_url, identifier if is_valid_did(identifier) else None
+        if is_valid_did(identifier):
+            return await self._resolver.resolve_pds(identifier), identifier
+        if is_valid_handle(identifier):
+            did = await self._resolver.resolve_handle(identifier)
+            return await self._resolver.resolve_pds(did), did
         raise InvalidArgumentError(
             "cannot find the PDS of an email identifier: pass base_url (the PDS or entryway)"
         )
@@ -335,7 +373,7 @@ class AsyncCoreClient(AsyncOAuthLogin):
         """
         identifier = _check_secret("handle", handle).strip()
         secret = _check_secret("password", password)
-        base = await self._login_base(identifier)
+        base, expected_did = await self._login_base(identifier)
         # Not idempotent for retrying: every attempt counts against the PDS's
         # tight createSession limit (30 per 5 min) and a lost answer leaves an
         # orphan session, so it is resent only if it never reached the server.
@@ -347,8 +385,16 @@ class AsyncCoreClient(AsyncOAuthLogin):
             idempotent=False,
         )
         session = self._parse_session(data, CREATE_SESSION)
+        if expected_did is not None and session.did != expected_did:
+            raise InvalidResponseError(
+                f"{CREATE_SESSION}: the PDS answered a session for {session.did},"
+                f" not {expected_did} that {identifier} names"
+            )
+        pds = pds_from_session(session) or base
+        if pds != base:
+            self._egress.check(pds)  # the didDoc's PDS came from the server: public only
         self._use_password_auth()
-        self._store.set(SessionState(session=session, pds_url=pds_from_session(session) or base))
+        self._store.set(SessionState(session=session, pds_url=pds))
         log.info("logged in as %s", session.did)
 
     @staticmethod
@@ -361,6 +407,8 @@ class AsyncCoreClient(AsyncOAuthLogin):
             raise InvalidResponseError(f"{nsid}: answer is not a session") from exc
         if not is_valid_did(session.did):
             raise InvalidResponseError(f"{nsid}: answer holds no valid DID")
+        if not is_valid_session_handle(session.handle):
+            raise InvalidResponseError(f"{nsid}: answer holds no valid handle")
         if not (is_valid_token(session.access_jwt) and is_valid_token(session.refresh_jwt)):
             raise InvalidResponseError(f"{nsid}: answer holds a malformed token")
         return session
@@ -380,6 +428,7 @@ class AsyncCoreClient(AsyncOAuthLogin):
             await self._restore_oauth(session_string, verify=verify)
             return
         state = SessionState.decode(session_string, default_pds=self._base_url)
+        self._egress.check(state.pds_url)  # a PDS named in the string is checked like a didDoc's
         self._use_password_auth()
         self._store.set(state, notify=False)
         if not verify:
@@ -393,18 +442,32 @@ class AsyncCoreClient(AsyncOAuthLogin):
         if (
             current is not None
             and isinstance(info, dict)
+            and "did" in info
+            and info["did"] != current.session.did
+        ):
+            self._store.clear()
+            raise InvalidResponseError(
+                f"{GET_SESSION}: the PDS answered for {str(info['did'])[:100]!r},"
+                f" not {current.session.did}"
+            )
+        if (
+            current is not None
+            and isinstance(info, dict)
+            and info.get("did") == current.session.did  # a handle only for our own DID
             and isinstance(info.get("handle"), str)
             and info["handle"] != current.session.handle
         ):
+            if not is_valid_session_handle(info["handle"]):
+                self._store.clear()
+                raise InvalidResponseError(f"{GET_SESSION}: answer holds no valid handle")
             updated = current.session.model_copy(update={"handle": info["handle"]})
             self._store.set(SessionState(session=updated, pds_url=current.pds_url), notify=False)
 
     async def _restore_oauth(self, text: str, *, verify: bool) -> None:
         from .._oauth.session import OAuthSession
 
-        allow = private_hosts_allowed(None)
-        session = OAuthSession.from_json(text, allow_private_hosts=allow)
-        self._oauth.allow_private_hosts = allow
+        session = OAuthSession.from_json(text, allow_private_hosts=self.allow_private_hosts)
+        self._egress.check(session.pds_url)  # from identity data, like a session string's PDS
         self._install_oauth(session, notify=False)
         if not verify:
             return
@@ -434,7 +497,7 @@ class AsyncCoreClient(AsyncOAuthLogin):
             from .._oauth.flow import revoke_session
 
             try:
-                await run_flow(revoke_session(oauth, nonces=self._oauth.nonces), self._http)
+                await run_flow(revoke_session(oauth, nonces=self._oauth.nonces), self._egress)
             finally:
                 self._oauth.clear()
             return
@@ -470,6 +533,7 @@ class AsyncCoreClient(AsyncOAuthLogin):
         if not (isinstance(service_url, str) and service_url.startswith(("https://", "http://"))):
             raise InvalidArgumentError(f"service_url must be an http(s) URL, got {service_url!r}")
         base = service_url.rstrip("/")
+        self._egress.trust(base)  # a URL the caller names is the caller's choice
         if auth:
             if state is None:
                 raise NotAuthenticatedError("Not authenticated: call login() first")

@@ -27,6 +27,7 @@ from .._oauth.auth import (
 )
 from ..errors import NetworkTimeoutError, ResponseTooLargeError, TransportError
 from .body import read_capped
+from .egress import AsyncEgress
 
 __all__ = ["MAX_BODY", "AsyncOAuthAuth", "run_flow"]
 
@@ -43,17 +44,25 @@ def _transport_error(request: httpx.Request, exc: httpx.HTTPError) -> TransportE
     return TransportError(f"{where}: {type(exc).__name__}")
 
 
-async def run_flow(flow: Flow[T], client: httpx.AsyncClient, *, max_body: int = MAX_BODY) -> T:
+async def run_flow(
+    flow: Flow[T], client: httpx.AsyncClient | AsyncEgress, *, max_body: int = MAX_BODY
+) -> T:
     """Run a flow to completion over ``client``; its return value.
 
-    Redirects are not followed; each answer is read up to ``max_body`` bytes
-    (``ResponseTooLargeError`` beyond).
+    Given a client's :class:`~atmosphere._async.egress.AsyncEgress`, each request
+    goes where the egress policy lets it (targets from identity data and server
+    metadata: public https hosts, checked on the address connected to, unless
+    ``allow_private_hosts``). Redirects are not followed; each answer is read up
+    to ``max_body`` bytes (``ResponseTooLargeError`` beyond).
     """
     try:
         request = next(flow)
         while True:
             try:
-                response = await client.send(request, stream=True, follow_redirects=False)
+                if isinstance(client, AsyncEgress):
+                    response = await client.send(request, stream=True, redirects=False)
+                else:
+                    response = await client.send(request, stream=True, follow_redirects=False)
                 try:
                     body = await read_capped(response, max_body)
                 except ResponseTooLargeError:

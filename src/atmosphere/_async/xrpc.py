@@ -41,6 +41,7 @@ from ..errors import (
     XrpcError,
 )
 from .body import read_capped
+from .egress import AsyncEgress
 
 __all__ = ["AsyncXrpcClient", "Content"]
 
@@ -77,6 +78,9 @@ class AsyncXrpcClient:
         sleep: waits between attempts (injectable for tests).
         clock: unix-time source, compared with rate-limit reset times.
         random: source of jitter in ``[0, 1)``.
+        egress: routes each request and refuses targets from identity data
+            that are not public (``None``: every request goes through ``http``
+            unchecked, for callers that only talk to URLs the user named).
     """
 
     def __init__(
@@ -89,8 +93,10 @@ class AsyncXrpcClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
         random: Callable[[], float] = _random.random,
+        egress: AsyncEgress | None = None,
     ) -> None:
         self.http = http
+        self.egress = egress
         self.auth = auth
         self.max_json_bytes = max_json_bytes
         self.retry = retry if retry is not None else NO_RETRY
@@ -312,9 +318,14 @@ class AsyncXrpcClient:
     ) -> httpx.Response:
         log.debug("xrpc %s %s", request.method, nsid)
         with wrap_transport_errors(nsid):
-            response = await self.http.send(
-                request, auth=self.auth if auth else None, stream=stream
-            )
+            if self.egress is not None:
+                response = await self.egress.send(
+                    request, auth=self.auth if auth else None, stream=stream
+                )
+            else:
+                response = await self.http.send(
+                    request, auth=self.auth if auth else None, stream=stream
+                )
         info = parse_rate_limit(response.headers)
         if info is not None:
             self.rate_limit = info

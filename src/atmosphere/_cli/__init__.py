@@ -24,8 +24,11 @@ with atproto OAuth instead of a password: it listens once on
 machine without a browser; it never reads stdin. ``--scope`` narrows what is
 asked for (default ``atproto transition:generic``); the session file then holds
 the OAuth session (its DPoP private key included), and ``logout`` revokes it.
-Local development servers on loopback ``http`` need
-``ATMOSPHERE_ALLOW_PRIVATE_HOSTS=1``.
+
+``ATMOSPHERE_ALLOW_PRIVATE_HOSTS=1`` turns on local development: PDS
+endpoints and other targets that come from identity data may then be
+loopback, private or plain-http hosts (off by default; see the README's
+"Security" section).
 
 Exit codes:
 
@@ -75,6 +78,7 @@ from typing import IO, Any, TextIO
 from .. import __version__
 from .._cid import parse_cid
 from .._defaults import DEFAULT_PLC_URL
+from .._egress import EgressPolicy
 from .._identity import (
     HANDLE_INVALID,
     claimed_handle,
@@ -450,6 +454,7 @@ class Context:
     stdin: TextIO
     stdout: TextIO
     stderr: TextIO
+    allow_private_hosts: bool = False
 
     @functools.cached_property
     def sessions(self) -> SessionFile:
@@ -458,7 +463,7 @@ class Context:
 
     def client(self) -> AtmosphereClient:
         """A client that keeps the session file current, refreshing under its lock."""
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = {"allow_private_hosts": self.allow_private_hosts}
         if self.plc_url:
             options["plc_url"] = self.plc_url
         return AtmosphereClient(
@@ -953,6 +958,7 @@ def _run(
             stdin=stdin,
             stdout=stdout,
             stderr=stderr,
+            allow_private_hosts=EgressPolicy.from_option(None, env).allow_private_hosts,
         )
         handler: Handler = args.handler
         code = handler(ctx)
@@ -973,3 +979,6 @@ def _run(
     except (AtmosphereError, CliError, SessionFileError, OSError) as exc:
         _fail(stderr, _describe(exc))
         return exit_code_for(exc)
+    except Exception as exc:  # a bug, not the user's doing: still one line, no traceback
+        _fail(stderr, f"internal error ({type(exc).__name__}); please report it")
+        return EXIT_ERROR

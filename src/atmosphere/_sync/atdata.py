@@ -29,7 +29,8 @@ class AtmosphereClient(CoreClient):
     """ATProto client for atdata operations: records, listings and blobs.
 
     Args:
-        base_url, _client, plc_url, resolver, timeout, on_session_change, session_lock, retry:
+        base_url, _client, plc_url, resolver, timeout, on_session_change, session_lock, retry,
+        allow_private_hosts:
             as for :class:`~atmosphere._async.client.CoreClient`.
         namespace: the atdata lexicon namespace for ``list_schemas`` & co.
 
@@ -52,6 +53,7 @@ class AtmosphereClient(CoreClient):
         session_lock: SessionLock | None = None,
         namespace: str = DEFAULT_NAMESPACE,
         retry: RetryPolicy | None = None,
+        allow_private_hosts: bool | None = None,
     ) -> None:
         validate_nsid(f"{namespace}.record")
         super().__init__(
@@ -63,6 +65,7 @@ class AtmosphereClient(CoreClient):
             on_session_change=on_session_change,
             session_lock=session_lock,
             retry=retry,
+            allow_private_hosts=allow_private_hosts,
         )
         self.namespace = namespace
 

@@ -52,6 +52,7 @@ from .._session import (
     SessionLock,
     SessionState,
     SessionStore,
+    is_valid_session_handle,
     is_valid_token,
     pds_from_session,
 )
@@ -89,8 +90,9 @@ from ..errors import (
 )
 from .auth import SessionAuth
 from .blobs import iter_verified, prepare_source, source_chunks, write_verified
+from .egress import Egress, make_public_client, policy_for
 from .oauth import OAuthAuth, run_flow
-from .oauthlogin import OAuthLogin, private_hosts_allowed
+from .oauthlogin import OAuthLogin
 from .resolver import IdentityResolver
 from .xrpc import XrpcClient
 
@@ -178,6 +180,15 @@ class CoreClient(OAuthLogin):
         retry: when and how failed calls are resent (``RetryPolicy()`` by
             default: 3 attempts with backoff on 5xx and network failures,
             429 waited out up to 60 s; only calls that are safe to repeat).
+        allow_private_hosts: local development: let targets that came from
+            identity data (another account's PDS from its DID document, the
+            ``didDoc`` of a session, the PDS of a restored session string)
+            be loopback, private or plain-http hosts. ``None`` (default) reads
+            ``ATMOSPHERE_ALLOW_PRIVATE_HOSTS=1`` from the environment; off
+            otherwise: such targets must be public https hosts on the
+            default port, checked on the address actually connected to.
+            ``base_url``, ``plc_url`` and a ``service_url`` you pass are your
+            choice and are never checked.
 
     Examples:
         >>> client = AtmosphereClient()
@@ -197,6 +208,7 @@ class CoreClient(OAuthLogin):
         on_session_change: SessionCallback | None = None,
         session_lock: SessionLock | None = None,
         retry: RetryPolicy | None = None,
+        allow_private_hosts: bool | None = None,
     ) -> None:
         if base_url is not None and not (
             isinstance(base_url, str) and base_url.startswith(("https://", "http://"))
@@ -204,26 +216,41 @@ class CoreClient(OAuthLogin):
             raise InvalidArgumentError("base_url must be an http(s) URL or None")
         self._base_url = base_url.rstrip("/") if base_url else None
         self._owns_http = _client is None
+        http_timeout = timeout if timeout is not None else DEFAULT_TIMEOUT
         self._http = _client or httpx.Client(
-            timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
+            timeout=http_timeout,
             headers={"User-Agent": USER_AGENT},
         )
+
+        def make_public() -> httpx.Client:
+            return make_public_client(timeout=http_timeout, headers={"User-Agent": USER_AGENT})
+
+        self._egress = Egress(
+            self._http,
+            policy_for(allow_private_hosts),
+            make_public=make_public if self._owns_http else None,
+        )
+        self._egress.trust(self._base_url)
         self._owns_resolver = resolver is None
         self._resolver = resolver or IdentityResolver(
             http=self._http,
             plc_url=plc_url,
             timeout=timeout if isinstance(timeout, (int, float)) else 10.0,
+            _egress=self._egress,
         )
         self._store = SessionStore(on_change=on_session_change, lock=session_lock)
         self._session_auth = SessionAuth(self._store)
         self._oauth = OAuthSessionHolder(
-            on_change=_oauth_notifier(on_session_change), shared_lock=session_lock
+            on_change=_oauth_notifier(on_session_change),
+            shared_lock=session_lock,
+            allow_private_hosts=self._egress.policy.allow_private_hosts,
         )
         self._oauth_auth = OAuthAuth(self._oauth)
         self._xrpc = XrpcClient(
             self._http,
             auth=self._session_auth,
             retry=retry if retry is not None else DEFAULT_RETRY_POLICY,
+            egress=self._egress,
         )
 
     # -- lifecycle -----------------------------------------------------------
@@ -232,6 +259,7 @@ class CoreClient(OAuthLogin):
         """Close the HTTP client and resolver this client created (injected ones stay open)."""
         if self._owns_resolver:
             self._resolver.close()
+        self._egress.close()
         if self._owns_http:
             self._http.close()
 
@@ -296,6 +324,12 @@ class CoreClient(OAuthLogin):
         return account.pds_url if account else self._base_url
 
     @property
+    def allow_private_hosts(self) -> bool:
+        """Whether local development is on: targets from identity data may be
+        private or plain-http hosts (see the constructor)."""
+        return self._egress.policy.allow_private_hosts
+
+    @property
     def resolver(self) -> IdentityResolver:
         """The identity resolver used for other accounts and for login without base_url."""
         return self._resolver
@@ -309,17 +343,21 @@ class CoreClient(OAuthLogin):
         """
         return self._xrpc.rate_limit
 
-    def _login_base(self, identifier: str) -> str:
-        """Where the password may go: ``base_url``, or the PDS the identity resolves to.
+    def _login_base(self, identifier: str) -> tuple[str, str | None]:
+        """Where the password may go, and the DID the session must be for (if known).
 
-        A failed resolution is an error (``ResolutionError``), never a reason
-        to send the password somewhere else; an email cannot be resolved, so
-        it needs ``base_url``.
+        The base is ``base_url``, or the PDS the identity resolves to. A failed
+        resolution is an error (``ResolutionError``), never a reason to send
+        the password somewhere else; an email cannot be resolved, so it needs
+        ``base_url``.
         """
         if self._base_url:
-            return self._base_url
-        if is_valid_did(identifier) or is_valid_handle(identifier):
-            return self._resolver.resolve_pds(identifier)
+            return self._base_url, identifier if is_valid_did(identifier) else None
+        if is_valid_did(identifier):
+            return self._resolver.resolve_pds(identifier), identifier
+        if is_valid_handle(identifier):
+            did = self._resolver.resolve_handle(identifier)
+            return self._resolver.resolve_pds(did), did
         raise InvalidArgumentError(
             "cannot find the PDS of an email identifier: pass base_url (the PDS or entryway)"
         )
@@ -336,7 +374,7 @@ class CoreClient(OAuthLogin):
         """
         identifier = _check_secret("handle", handle).strip()
         secret = _check_secret("password", password)
-        base = self._login_base(identifier)
+        base, expected_did = self._login_base(identifier)
         # Not idempotent for retrying: every attempt counts against the PDS's
         # tight createSession limit (30 per 5 min) and a lost answer leaves an
         # orphan session, so it is resent only if it never reached the server.
@@ -348,8 +386,16 @@ class CoreClient(OAuthLogin):
             idempotent=False,
         )
         session = self._parse_session(data, CREATE_SESSION)
+        if expected_did is not None and session.did != expected_did:
+            raise InvalidResponseError(
+                f"{CREATE_SESSION}: the PDS answered a session for {session.did},"
+                f" not {expected_did} that {identifier} names"
+            )
+        pds = pds_from_session(session) or base
+        if pds != base:
+            self._egress.check(pds)  # the didDoc's PDS came from the server: public only
         self._use_password_auth()
-        self._store.set(SessionState(session=session, pds_url=pds_from_session(session) or base))
+        self._store.set(SessionState(session=session, pds_url=pds))
         log.info("logged in as %s", session.did)
 
     @staticmethod
@@ -362,6 +408,8 @@ class CoreClient(OAuthLogin):
             raise InvalidResponseError(f"{nsid}: answer is not a session") from exc
         if not is_valid_did(session.did):
             raise InvalidResponseError(f"{nsid}: answer holds no valid DID")
+        if not is_valid_session_handle(session.handle):
+            raise InvalidResponseError(f"{nsid}: answer holds no valid handle")
         if not (is_valid_token(session.access_jwt) and is_valid_token(session.refresh_jwt)):
             raise InvalidResponseError(f"{nsid}: answer holds a malformed token")
         return session
@@ -381,6 +429,7 @@ class CoreClient(OAuthLogin):
             self._restore_oauth(session_string, verify=verify)
             return
         state = SessionState.decode(session_string, default_pds=self._base_url)
+        self._egress.check(state.pds_url)  # a PDS named in the string is checked like a didDoc's
         self._use_password_auth()
         self._store.set(state, notify=False)
         if not verify:
@@ -394,18 +443,32 @@ class CoreClient(OAuthLogin):
         if (
             current is not None
             and isinstance(info, dict)
+            and "did" in info
+            and info["did"] != current.session.did
+        ):
+            self._store.clear()
+            raise InvalidResponseError(
+                f"{GET_SESSION}: the PDS answered for {str(info['did'])[:100]!r},"
+                f" not {current.session.did}"
+            )
+        if (
+            current is not None
+            and isinstance(info, dict)
+            and info.get("did") == current.session.did  # a handle only for our own DID
             and isinstance(info.get("handle"), str)
             and info["handle"] != current.session.handle
         ):
+            if not is_valid_session_handle(info["handle"]):
+                self._store.clear()
+                raise InvalidResponseError(f"{GET_SESSION}: answer holds no valid handle")
             updated = current.session.model_copy(update={"handle": info["handle"]})
             self._store.set(SessionState(session=updated, pds_url=current.pds_url), notify=False)
 
     def _restore_oauth(self, text: str, *, verify: bool) -> None:
         from .._oauth.session import OAuthSession
 
-        allow = private_hosts_allowed(None)
-        session = OAuthSession.from_json(text, allow_private_hosts=allow)
-        self._oauth.allow_private_hosts = allow
+        session = OAuthSession.from_json(text, allow_private_hosts=self.allow_private_hosts)
+        self._egress.check(session.pds_url)  # from identity data, like a session string's PDS
         self._install_oauth(session, notify=False)
         if not verify:
             return
@@ -435,7 +498,7 @@ class CoreClient(OAuthLogin):
             from .._oauth.flow import revoke_session
 
             try:
-                run_flow(revoke_session(oauth, nonces=self._oauth.nonces), self._http)
+                run_flow(revoke_session(oauth, nonces=self._oauth.nonces), self._egress)
             finally:
                 self._oauth.clear()
             return
@@ -471,6 +534,7 @@ class CoreClient(OAuthLogin):
         if not (isinstance(service_url, str) and service_url.startswith(("https://", "http://"))):
             raise InvalidArgumentError(f"service_url must be an http(s) URL, got {service_url!r}")
         base = service_url.rstrip("/")
+        self._egress.trust(base)  # a URL the caller names is the caller's choice
         if auth:
             if state is None:
                 raise NotAuthenticatedError("Not authenticated: call login() first")

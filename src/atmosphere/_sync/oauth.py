@@ -29,6 +29,7 @@ from .._oauth.auth import (
 )
 from ..errors import NetworkTimeoutError, ResponseTooLargeError, TransportError
 from .body import read_capped
+from .egress import Egress
 
 __all__ = ["MAX_BODY", "OAuthAuth", "run_flow"]
 
@@ -45,17 +46,23 @@ def _transport_error(request: httpx.Request, exc: httpx.HTTPError) -> TransportE
     return TransportError(f"{where}: {type(exc).__name__}")
 
 
-def run_flow(flow: Flow[T], client: httpx.Client, *, max_body: int = MAX_BODY) -> T:
+def run_flow(flow: Flow[T], client: httpx.Client | Egress, *, max_body: int = MAX_BODY) -> T:
     """Run a flow to completion over ``client``; its return value.
 
-    Redirects are not followed; each answer is read up to ``max_body`` bytes
-    (``ResponseTooLargeError`` beyond).
+    Given a client's :class:`~atmosphere._async.egress.Egress`, each request
+    goes where the egress policy lets it (targets from identity data and server
+    metadata: public https hosts, checked on the address connected to, unless
+    ``allow_private_hosts``). Redirects are not followed; each answer is read up
+    to ``max_body`` bytes (``ResponseTooLargeError`` beyond).
     """
     try:
         request = next(flow)
         while True:
             try:
-                response = client.send(request, stream=True, follow_redirects=False)
+                if isinstance(client, Egress):
+                    response = client.send(request, stream=True, redirects=False)
+                else:
+                    response = client.send(request, stream=True, follow_redirects=False)
                 try:
                     body = read_capped(response, max_body)
                 except ResponseTooLargeError:

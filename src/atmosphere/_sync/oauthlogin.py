@@ -8,15 +8,16 @@ goes through :class:`~atmosphere._async.oauth.OAuthAuth` (DPoP-signed,
 refreshed with rotation); ``export_session()`` / ``login_with_session()``
 carry the OAuth session as JSON, and ``logout()`` revokes it.
 
-Targets that come from identity data (the account's PDS, its authorization
-server) must be public https servers unless ``allow_private_hosts`` is on
-(the keyword, or ``ATMOSPHERE_ALLOW_PRIVATE_HOSTS=1``): local development.
+Targets that come from identity data and server metadata (the account's PDS,
+its authorization server and endpoints) go through the client's egress policy:
+public https servers, checked on the address connected to, unless the client's
+``allow_private_hosts`` is on (or ``ATMOSPHERE_ALLOW_PRIVATE_HOSTS=1``): local
+development. A server URL the user passes as the identifier is their choice.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import webbrowser
 from collections.abc import Callable, Mapping
@@ -27,7 +28,7 @@ from urllib.parse import urlsplit
 from .._concurrency import call_inline
 from .._oauth.client_id import DEFAULT_SCOPE, ClientIdentity, loopback_client
 from .._syntax import is_valid_did, is_valid_handle
-from ..errors import AtmosphereError, InvalidArgumentError, OAuthIdentityError
+from ..errors import AtmosphereError, InvalidArgumentError
 from .oauth import run_flow
 
 if TYPE_CHECKING:
@@ -38,23 +39,15 @@ if TYPE_CHECKING:
     from .._oauth.flow import ServerInfo
     from .._oauth.identity import SimpleIdentityLookup
     from .._oauth.session import OAuthSession
+    from .egress import Egress
     from .resolver import IdentityResolver
 
-__all__ = ["ENV_ALLOW_PRIVATE_HOSTS", "OAuthLogin", "private_hosts_allowed"]
+__all__ = ["OAuthLogin"]
 
 log = logging.getLogger(__name__)
 
-ENV_ALLOW_PRIVATE_HOSTS = "ATMOSPHERE_ALLOW_PRIVATE_HOSTS"
-
 BrowserOpener = Callable[[str], object]
 """Called with the authorization URL (instead of :func:`webbrowser.open`)."""
-
-
-def private_hosts_allowed(explicit: bool | None) -> bool:
-    """The ``allow_private_hosts`` switch: the keyword, else the environment variable."""
-    if explicit is not None:
-        return bool(explicit)
-    return os.environ.get(ENV_ALLOW_PRIVATE_HOSTS, "").strip() == "1"
 
 
 def _show_url(url: str) -> None:
@@ -84,12 +77,18 @@ class OAuthLogin:
     """Signing in with atproto OAuth (mixed into the core client)."""
 
     _http: httpx.Client
+    _egress: Egress
     _base_url: str | None
     _resolver: IdentityResolver
     _oauth: OAuthSessionHolder
 
     def _install_oauth(self, session: OAuthSession, *, notify: bool) -> None:
         raise NotImplementedError  # the core client installs sessions
+
+    @property
+    def _private_ok(self) -> bool:
+        """The client's ``allow_private_hosts`` (local development)."""
+        return self._egress.policy.allow_private_hosts
 
     # -- the session -------------------------------------------------------
 
@@ -111,17 +110,18 @@ class OAuthLogin:
             plc_url=plc_url, handle_service=self._base_url, allow_private_hosts=allow
         )
 
-    def _discover(self, identifier: str, allow: bool) -> tuple[ServerInfo, str | None, str | None]:
+    def _discover(self, identifier: str) -> tuple[ServerInfo, str | None, str | None]:
         """identifier → (the authorization server, the expected DID, the login hint)."""
+        allow = self._private_ok
         from .._oauth import flow
-        from .._oauth.urls import check_server_url
 
         if not isinstance(identifier, str) or not identifier.strip():
             raise InvalidArgumentError("identifier must be a handle, a DID or a server URL")
         identifier = identifier.strip()
         if identifier.startswith(("https://", "http://")):
+            self._egress.trust(identifier)  # a server the user names is their choice
             info = run_flow(
-                flow.discover_from_server(identifier, allow_private_hosts=allow), self._http
+                flow.discover_from_server(identifier, allow_private_hosts=allow), self._egress
             )
             return info, None, None
         hint = identifier.removeprefix("@")
@@ -130,32 +130,28 @@ class OAuthLogin:
         if self._base_url is not None:
             # The server the user named answers for its handles; the binding
             # check after sign-in confirms the account really uses it.
-            account = run_flow(self._lookup(allow).resolve(hint), self._http)
+            account = run_flow(self._lookup(allow).resolve(hint), self._egress)
             did, pds = account.did, account.pds_url
         else:
-            identity = self._resolver.resolve(hint)
+            identity = self._resolver.resolve(hint)  # refuses a private PDS itself
             did, pds = identity.did, identity.pds_endpoint
-            problem = check_server_url(pds, allow_private_hosts=allow)
-            if problem:
-                raise OAuthIdentityError(did, "", f"PDS endpoint {pds!r}: {problem}")
-        info = run_flow(flow.discover_from_pds(pds, allow_private_hosts=allow), self._http)
+        self._egress.check(pds)
+        info = run_flow(flow.discover_from_pds(pds, allow_private_hosts=allow), self._egress)
         return info, did, hint
 
-    def _verified_handle(
-        self, session: OAuthSession, pending: PendingAuthorization, allow: bool
-    ) -> str:
+    def _verified_handle(self, session: OAuthSession, pending: PendingAuthorization) -> str:
         """The account's handle, checked both ways (``handle.invalid`` when it does not verify)."""
         hint = pending.login_hint
         if hint and pending.expected_did == session.did and is_valid_handle(hint):
             return hint.lower()
-        lookup = self._lookup(allow)
+        lookup = self._lookup(self._private_ok)
         try:
-            doc = run_flow(lookup.resolve_did(session.did), self._http)
+            doc = run_flow(lookup.resolve_did(session.did), self._egress)
             handle = doc.handle
             if not handle:
                 return "handle.invalid"
             if self._base_url is not None:
-                back = run_flow(lookup.resolve_handle(handle), self._http)
+                back = run_flow(lookup.resolve_handle(handle), self._egress)
             else:
                 back = self._resolver.resolve_handle(handle)
         except AtmosphereError:
@@ -171,7 +167,6 @@ class OAuthLogin:
         redirect_uri: str,
         client_id: str | None = None,
         scope: str = DEFAULT_SCOPE,
-        allow_private_hosts: bool | None = None,
     ) -> PendingAuthorization:
         """Start signing in: push the authorization request; send the user to ``pending.url``.
 
@@ -182,7 +177,6 @@ class OAuthLogin:
                 client is a loopback development client, and ``redirect_uri``
                 must be ``http://127.0.0.1:<port>/...``.
             scope: the scopes to ask for (must include ``atproto``).
-            allow_private_hosts: accept loopback ``http`` servers (local development).
 
         Returns the pending authorization. Keep it server-side until the callback
         (``pending.to_dict()`` is JSON, with secrets: never put it in a cookie or
@@ -190,22 +184,19 @@ class OAuthLogin:
         """
         from .._oauth import flow
 
-        allow = private_hosts_allowed(allow_private_hosts)
         client = _web_client(redirect_uri, client_id, scope)
-        info, did, hint = self._discover(identifier, allow)
+        info, did, hint = self._discover(identifier)
         return run_flow(
             flow.start_authorization(
                 client, info, nonces=self._oauth.nonces, login_hint=hint, expected_did=did
             ),
-            self._http,
+            self._egress,
         )
 
     def oauth_finish(
         self,
         params: Mapping[str, str],
         pending: PendingAuthorization | Mapping[str, Any],
-        *,
-        allow_private_hosts: bool | None = None,
     ) -> OAuthSession:
         """Finish signing in with the callback's query parameters; the client is then signed in.
 
@@ -218,17 +209,16 @@ class OAuthLogin:
         from .._oauth import flow
         from .._oauth.authorization import PendingAuthorization
 
-        allow = private_hosts_allowed(allow_private_hosts)
+        allow = self._private_ok
         if not isinstance(pending, PendingAuthorization):
             pending = PendingAuthorization.from_dict(dict(pending), allow_private_hosts=allow)
         session = run_flow(
             flow.finish_authorization(
                 pending, dict(params), nonces=self._oauth.nonces, identity=self._lookup(allow)
             ),
-            self._http,
+            self._egress,
         )
-        session = replace(session, handle=self._verified_handle(session, pending, allow))
-        self._oauth.allow_private_hosts = allow  # for a shared session saved with these URLs
+        session = replace(session, handle=self._verified_handle(session, pending))
         self._install_oauth(session, notify=True)
         log.info("signed in with OAuth as %s (scope %s)", session.did, session.scope)
         return session
@@ -243,7 +233,6 @@ class OAuthLogin:
         open_browser: bool | BrowserOpener = True,
         show_url: Callable[[str], object] | None = _show_url,
         timeout: float = 300.0,
-        allow_private_hosts: bool | None = None,
     ) -> OAuthSession:
         """Sign in with OAuth in a browser, for scripts, notebooks and the command line.
 
@@ -258,7 +247,6 @@ class OAuthLogin:
             open_browser: ``False`` to only show the URL, or a callable to open it.
             show_url: called with the URL (prints to stderr by default; ``None``: silent).
             timeout: seconds to wait for the browser to come back.
-            allow_private_hosts: accept loopback ``http`` servers (local development).
 
         Raises:
             OAuthUnavailableError: the ``oauth`` extra is not installed.
@@ -270,8 +258,7 @@ class OAuthLogin:
         from .._oauth.loopback import CallbackServer
 
         require_cryptography()
-        allow = private_hosts_allowed(allow_private_hosts)
-        info, did, hint = self._discover(identifier, allow)
+        info, did, hint = self._discover(identifier)
         with CallbackServer() as callback:
             pending = run_flow(
                 flow.start_authorization(
@@ -281,7 +268,7 @@ class OAuthLogin:
                     login_hint=hint,
                     expected_did=did,
                 ),
-                self._http,
+                self._egress,
             )
             if show_url is not None:
                 show_url(pending.url)
@@ -292,4 +279,4 @@ class OAuthLogin:
             elif open_browser:
                 call_inline(webbrowser.open, pending.url)
             params = call_inline(callback.wait, timeout)
-        return self.oauth_finish(params, pending, allow_private_hosts=allow)
+        return self.oauth_finish(params, pending)

@@ -42,6 +42,7 @@ from ..errors import (
     XrpcError,
 )
 from .body import read_capped
+from .egress import Egress
 
 __all__ = ["XrpcClient", "Content"]
 
@@ -78,6 +79,9 @@ class XrpcClient:
         sleep: waits between attempts (injectable for tests).
         clock: unix-time source, compared with rate-limit reset times.
         random: source of jitter in ``[0, 1)``.
+        egress: routes each request and refuses targets from identity data
+            that are not public (``None``: every request goes through ``http``
+            unchecked, for callers that only talk to URLs the user named).
     """
 
     def __init__(
@@ -90,8 +94,10 @@ class XrpcClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
         random: Callable[[], float] = _random.random,
+        egress: Egress | None = None,
     ) -> None:
         self.http = http
+        self.egress = egress
         self.auth = auth
         self.max_json_bytes = max_json_bytes
         self.retry = retry if retry is not None else NO_RETRY
@@ -313,7 +319,12 @@ class XrpcClient:
     ) -> httpx.Response:
         log.debug("xrpc %s %s", request.method, nsid)
         with wrap_transport_errors(nsid):
-            response = self.http.send(request, auth=self.auth if auth else None, stream=stream)
+            if self.egress is not None:
+                response = self.egress.send(
+                    request, auth=self.auth if auth else None, stream=stream
+                )
+            else:
+                response = self.http.send(request, auth=self.auth if auth else None, stream=stream)
         info = parse_rate_limit(response.headers)
         if info is not None:
             self.rate_limit = info

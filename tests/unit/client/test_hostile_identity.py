@@ -71,8 +71,9 @@ def world(dns_server: DnsServer, flavour: Flavour) -> Iterator[World]:
                 plc_url=server.url,
                 timeout=TIMEOUT,
                 cache_size=0,
+                allow_private_hosts=True,  # the hostile hosts all live on loopback
             ) as resolver,
-            flavour.client(server.url, resolver=resolver) as client,
+            flavour.client(server.url, resolver=resolver, allow_private_hosts=True) as client,
         ):
             try:
                 yield World(server, dns_server, transport, resolver, client, alice)

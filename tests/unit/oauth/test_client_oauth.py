@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from atmosphere import (
+    AtmosphereError,
     InvalidArgumentError,
     InvalidSessionError,
     NotAuthenticatedError,
@@ -33,6 +34,7 @@ from atmosphere import (
 )
 from atmosphere._oauth.keys import DpopKey
 from tests.support.flavours import Flavour
+from tests.support.oauth_fakes import did_doc, pr_metadata
 
 PDS = "https://pds.example"
 ISSUER = "https://auth.example"
@@ -336,4 +338,32 @@ def test_a_shared_session_refreshed_elsewhere_is_adopted_and_a_logout_ends_it(
     with pytest.raises(NotAuthenticatedError):
         client.query("com.atproto.server.getSession")
     assert server.refreshes == 0
+    assert not client.is_authenticated
+
+
+@pytest.mark.parametrize(
+    ("pds_url", "server"),
+    [
+        ("http://10.0.0.7:2583", None),  # the DID document names a private PDS
+        ("https://pds.example", "https://127.0.0.1"),  # the PDS names a loopback issuer
+    ],
+)
+def test_oauth_discovery_goes_only_to_public_hosts_by_default(
+    flavour: Flavour, pds_url: str, server: str | None
+) -> None:
+    """Targets from identity data and metadata pass the client's egress policy."""
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        if request.url.host == "plc.directory":
+            return httpx.Response(200, json=did_doc(DID, pds_url, "alice.example"))
+        if request.url.path == "/.well-known/oauth-protected-resource" and server:
+            return httpx.Response(200, json=pr_metadata(pds_url, server))
+        return httpx.Response(404)
+
+    client = flavour.client(_client=flavour.http(handler))
+    with pytest.raises(AtmosphereError):
+        client.oauth_start(DID, redirect_uri="http://127.0.0.1:8080/callback")
+    assert not any("10.0.0.7" in url or "127.0.0.1" in url for url in seen)
     assert not client.is_authenticated

@@ -403,11 +403,20 @@ def test_did_web(resolver: IdentityResolver, web: Web) -> None:
     assert resolver.resolve_did(did).id == did
 
 
-def test_did_web_localhost_port(resolver: IdentityResolver, web: Web) -> None:
+def test_did_web_localhost_port(make: Callable[..., IdentityResolver], web: Web) -> None:
     did = "did:web:localhost%3A5000"
     web.json("http://localhost:5000/.well-known/did.json", did_doc(did))
+    resolver = make(allow_private_hosts=True)  # local development, switched on
     assert resolver.resolve_did(did).id == did
     assert web.urls == ["http://localhost:5000/.well-known/did.json"]
+
+
+def test_did_web_localhost_is_refused_by_default(resolver: IdentityResolver, web: Web) -> None:
+    did = "did:web:localhost%3A5000"
+    web.json("http://localhost:5000/.well-known/did.json", did_doc(did))
+    with pytest.raises(DidResolutionError, match="refused"):
+        resolver.resolve_did(did)
+    assert web.requests == []
 
 
 @pytest.mark.parametrize(

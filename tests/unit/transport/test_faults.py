@@ -441,7 +441,7 @@ def test_well_known_redirect_loop_fails_resolution(server: FaultServer, flavour:
     transport = RoutingTransport({"mallory.test": server.url})
     http = flavour.http(transport=transport)
     res: IdentityResolver = flavour.resolver(
-        http=http, dns_resolver=NoDns(), plc_url=server.url, timeout=2
+        http=http, dns_resolver=NoDns(), plc_url=server.url, timeout=2, allow_private_hosts=True
     )
     with res, pytest.raises(HandleResolutionError, match="redirected too many times"):
         res.resolve_handle("mallory.test")

@@ -67,7 +67,12 @@ def test_login_oauth_then_write_upload_and_logout(pds: PdsProcess, tmp_path: Pat
 
     whoami = _cli(pds, tmp_path, "--json", "whoami")
     assert whoami.code == EXIT_OK, whoami.stderr
-    assert whoami.json()["did"] == alice.did
+    assert whoami.json() == {
+        "did": alice.did,
+        "handle": alice.handle,
+        "pds": pds.pds_url,
+        "scope": "atproto transition:generic",
+    }
 
     record = tmp_path / "record.json"
     record.write_text(json.dumps({"$type": COLLECTION, "text": "from the CLI over OAuth"}))

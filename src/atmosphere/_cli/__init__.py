@@ -644,11 +644,16 @@ def cmd_logout(ctx: Context) -> int:
 
 def cmd_whoami(ctx: Context) -> int:
     with ctx.session() as client:
-        info = {"did": client.did, "handle": client.handle, "pds": client.pds_url}
+        info: dict[str, Any] = {"did": client.did, "handle": client.handle, "pds": client.pds_url}
+        oauth = client.oauth_session
+        if oauth is not None:  # an OAuth session also says what it may do
+            info["scope"] = oauth.scope
     if ctx.json:
         ctx.emit_json(info)
     else:
         ctx.say(f"{info['handle']} ({info['did']}) on {info['pds']}")
+        if "scope" in info:
+            ctx.say(f"OAuth scope: {info['scope']}")
     return EXIT_OK
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import io
 import logging
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -42,6 +43,7 @@ from .._nsid import (
     PUT_RECORD,
     UPLOAD_BLOB,
 )
+from .._oauth.auth import OAuthSessionHolder
 from .._ratelimit import RateLimitInfo
 from .._records import record_envelope, record_page, write_result
 from .._retry import DEFAULT_RETRY_POLICY, RetryPolicy
@@ -84,6 +86,7 @@ from ..errors import (
     NotAuthenticatedError,
     PartialWriteError,
     ResponseTooLargeError,
+    ScopeMissingError,
     TransportError,
     XrpcError,
 )
@@ -91,6 +94,8 @@ from .auth import SessionAuth
 from .blobs import iter_verified, prepare_source, source_chunks, write_verified
 from .body import body_chunks, closed_after
 from .egress import Egress, make_public_client, policy_for
+from .oauth import OAuthAuth, run_flow
+from .oauthlogin import OAuthLogin
 from .resolver import IdentityResolver
 from .xrpc import XrpcClient
 
@@ -98,6 +103,7 @@ __all__ = ["PAGE_MAX", "CoreClient", "check_limit"]
 
 if TYPE_CHECKING:
     from .._models import Session
+    from .._oauth.session import OAuthSession
 
 log = logging.getLogger(__name__)
 
@@ -133,13 +139,31 @@ def _check_timeout(timeout: Any) -> float | None:
     return float(timeout)
 
 
+@dataclass(frozen=True)
+class _Account:
+    """Who is signed in and where, whatever the kind of session (password or OAuth)."""
+
+    did: str
+    handle: str
+    pds_url: str
+
+
+def _oauth_notifier(
+    callback: SessionCallback | None,
+) -> Callable[[OAuthSession], None] | None:
+    """``on_session_change`` for OAuth sessions: it receives their JSON form."""
+    if callback is None:
+        return None
+    return lambda session: callback(session.to_json())
+
+
 def _check_secret(name: str, value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidArgumentError(f"{name} must be a non-empty str")
     return value
 
 
-class CoreClient:
+class CoreClient(OAuthLogin):
     """The generic ATProto client: sessions, records, listing, blobs and XRPC.
 
     The atdata faces (``AtmosphereClient``) build on it.
@@ -155,7 +179,8 @@ class CoreClient:
         timeout: timeouts for the owned ``httpx.Client`` (per operation: a slow
             but healthy large upload is not cut off by a whole-request deadline).
         on_session_change: called with the new session string after every login
-            and token refresh, so callers can persist rotated tokens.
+            and token refresh, so callers can persist rotated tokens (for an
+            OAuth session, its JSON form; see :meth:`login_oauth`).
         session_lock: for a session saved where other processes use it too (a
             session file): a callable returning a context manager that is held
             around every token refresh (``on_session_change`` is called inside
@@ -226,9 +251,16 @@ class CoreClient:
             _egress=self._egress,
         )
         self._store = SessionStore(on_change=on_session_change, lock=session_lock)
+        self._session_auth = SessionAuth(self._store)
+        self._oauth = OAuthSessionHolder(
+            on_change=_oauth_notifier(on_session_change),
+            shared_lock=session_lock,
+            allow_private_hosts=self._egress.policy.allow_private_hosts,
+        )
+        self._oauth_auth = OAuthAuth(self._oauth)
         self._xrpc = XrpcClient(
             self._http,
-            auth=SessionAuth(self._store),
+            auth=self._session_auth,
             retry=retry if retry is not None else DEFAULT_RETRY_POLICY,
             egress=self._egress,
         )
@@ -255,32 +287,53 @@ class CoreClient:
         self.close()
 
     def __repr__(self) -> str:
-        state = self._store.state
-        who = f"did={state.session.did!r}" if state else "unauthenticated"
+        account = self._account()
+        who = f"did={account.did!r}" if account else "unauthenticated"
         return f"<{type(self).__name__} {who} pds={self.pds_url!r}>"
 
     # -- session -------------------------------------------------------------
 
+    def _account(self) -> _Account | None:
+        """The signed-in account (password or OAuth session), or ``None``."""
+        oauth = self._oauth.session
+        if oauth is not None:
+            return _Account(oauth.did, oauth.handle or "handle.invalid", oauth.pds_url)
+        state = self._store.state
+        if state is None:
+            return None
+        return _Account(state.session.did, state.session.handle, state.pds_url)
+
+    def _use_password_auth(self) -> None:
+        """A password session replaces any OAuth session."""
+        self._oauth.clear()
+        self._xrpc.auth = self._session_auth
+
+    def _install_oauth(self, session: OAuthSession, *, notify: bool) -> None:
+        """An OAuth session replaces any password session; every call is then DPoP-signed."""
+        self._store.clear()
+        self._oauth.set(session, notify=notify)
+        self._xrpc.auth = self._oauth_auth
+
     @property
     def is_authenticated(self) -> bool:
-        """Whether the client holds a session."""
-        return self._store.state is not None
+        """Whether the client holds a session (password or OAuth)."""
+        return self._account() is not None
 
     @property
     def did(self) -> str:
         """The DID of the authenticated user (``NotAuthenticatedError`` otherwise)."""
-        return self._store.require().session.did
+        return self._session().did
 
     @property
     def handle(self) -> str:
         """The handle of the authenticated user (``NotAuthenticatedError`` otherwise)."""
-        return self._store.require().session.handle
+        return self._session().handle
 
     @property
     def pds_url(self) -> str | None:
         """The PDS this client talks to for the session (or the login base URL)."""
-        state = self._store.state
-        return state.pds_url if state else self._base_url
+        account = self._account()
+        return account.pds_url if account else self._base_url
 
     @property
     def allow_private_hosts(self) -> bool:
@@ -353,6 +406,7 @@ class CoreClient:
         pds = pds_from_session(session) or base
         if pds != base:
             self._egress.check(pds)  # the didDoc's PDS came from the server: public only
+        self._use_password_auth()
         self._store.set(SessionState(session=session, pds_url=pds))
         log.info("logged in as %s", session.did)
 
@@ -379,9 +433,16 @@ class CoreClient:
         an expired access token on the way). A revoked session raises and leaves
         the client unauthenticated. With ``verify=False`` the session is installed
         without a request (for cold starts); problems surface on the first call.
+
+        An OAuth session (the JSON that ``export_session()`` gives after
+        :meth:`login_oauth`) is restored the same way, with its DPoP key.
         """
+        if isinstance(session_string, str) and session_string.lstrip().startswith("{"):
+            self._restore_oauth(session_string, verify=verify)
+            return
         state = SessionState.decode(session_string, default_pds=self._base_url)
         self._egress.check(state.pds_url)  # a PDS named in the string is checked like a didDoc's
+        self._use_password_auth()
         self._store.set(state, notify=False)
         if not verify:
             return
@@ -415,15 +476,44 @@ class CoreClient:
             updated = current.session.model_copy(update={"handle": info["handle"]})
             self._store.set(SessionState(session=updated, pds_url=current.pds_url), notify=False)
 
+    def _restore_oauth(self, text: str, *, verify: bool) -> None:
+        from .._oauth.session import OAuthSession
+
+        session = OAuthSession.from_json(text, allow_private_hosts=self.allow_private_hosts)
+        self._egress.check(session.pds_url)  # from identity data, like a session string's PDS
+        self._install_oauth(session, notify=False)
+        if not verify:
+            return
+        try:
+            self._xrpc.query(session.pds_url, GET_SESSION, auth=True)
+        except ScopeMissingError:
+            pass  # the token was accepted; the granted scope just does not cover getSession
+        except BaseException:
+            self._oauth.clear()
+            raise
+
     def export_session(self) -> str:
         """Export the current session for later reuse with ``login_with_session()``.
 
-        The string holds the tokens: store it like a password.
+        The string holds the tokens (and, for OAuth, the DPoP private key):
+        store it like a password.
         """
+        oauth = self._oauth.session
+        if oauth is not None:
+            return oauth.to_json()
         return self._store.require().encode()
 
     def logout(self) -> None:
-        """Revoke the session on the PDS (``deleteSession``) and forget it locally."""
+        """Revoke the session (``deleteSession``, or OAuth revocation) and forget it locally."""
+        oauth = self._oauth.session
+        if oauth is not None:
+            from .._oauth.flow import revoke_session
+
+            try:
+                run_flow(revoke_session(oauth, nonces=self._oauth.nonces), self._egress)
+            finally:
+                self._oauth.clear()
+            return
         state = self._store.require()
         try:
             self._xrpc.procedure(
@@ -444,7 +534,7 @@ class CoreClient:
         ``service_url`` is unauthenticated (use ``proxy=`` to reach another
         service with the user's identity; the PDS signs for it).
         """
-        state = self._store.state
+        state = self._account()
         if service_url is None:
             if state is None:
                 if self._base_url is None:
@@ -628,20 +718,23 @@ class CoreClient:
 
     # -- records -------------------------------------------------------------
 
-    def _session(self) -> SessionState:
-        return self._store.require()
+    def _session(self) -> _Account:
+        account = self._account()
+        if account is None:
+            raise NotAuthenticatedError("not authenticated: call login() first")
+        return account
 
     def _is_self(self, authority: str) -> bool:
-        state = self._store.state
+        state = self._account()
         if state is None:
             return False
-        return authority == state.session.did or authority.lower() == state.session.handle.lower()
+        return authority == state.did or authority.lower() == state.handle.lower()
 
     def _locate(self, repo: str) -> tuple[str, str, bool]:
         """Where to read ``repo``: (repo id to send, PDS base URL, use auth)."""
         if self._is_self(repo):
             state = self._session()
-            return state.session.did, state.pds_url, True
+            return state.did, state.pds_url, True
         if is_valid_did(repo):
             return repo, self._resolver.resolve_pds(repo), False
         identity = self._resolver.resolve(repo)
@@ -713,7 +806,7 @@ class CoreClient:
             validate_record_key(rkey)
         state = self._session()
         data: dict[str, Any] = {
-            "repo": state.session.did,
+            "repo": state.did,
             "collection": collection,
             "record": record,
             "validate": bool(validate),
@@ -773,7 +866,7 @@ class CoreClient:
                 parse_cid(cid)
         state = self._session()
         data: dict[str, Any] = {
-            "repo": state.session.did,
+            "repo": state.did,
             "collection": collection,
             "rkey": rkey,
             "record": record,
@@ -804,10 +897,10 @@ class CoreClient:
         state = self._session()
         if not self._is_self(parsed.authority):
             raise InvalidArgumentError(
-                f"{parsed} is in another account's repo; only {state.session.did} can be written"
+                f"{parsed} is in another account's repo; only {state.did} can be written"
             )
         data: dict[str, Any] = {
-            "repo": state.session.did,
+            "repo": state.did,
             "collection": parsed.collection,
             "rkey": parsed.rkey,
         }
@@ -848,14 +941,14 @@ class CoreClient:
                 answer = self._xrpc.procedure(
                     state.pds_url,
                     "com.atproto.repo.applyWrites",
-                    build_apply_writes(state.session.did, batch, validate=validate),
+                    build_apply_writes(state.did, batch, validate=validate),
                     idempotent=True,  # every create carries its rkey: no duplicates
                 )
             except AtmosphereError as exc:
                 if not uris:
                     raise
                 raise PartialWriteError(uris, len(writes), exc) from exc
-            uris.extend(parse_apply_writes(state.session.did, batch, answer))
+            uris.extend(parse_apply_writes(state.did, batch, answer))
         return uris
 
     def create_records(
@@ -895,7 +988,7 @@ class CoreClient:
     ) -> RecordPage:
         if repo is None:
             state = self._session()
-            target, base, auth = state.session.did, state.pds_url, True
+            target, base, auth = state.did, state.pds_url, True
         else:
             target, base, auth = self._locate(validate_at_identifier(repo))
         answer = self._xrpc.query(

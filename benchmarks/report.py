@@ -193,9 +193,12 @@ class Report:
             size = f"{self.blobs['size_mib']} MiB"
             for op in ("upload", "download"):
                 a, h = c[f"atmosphere-{op}"], c[f"httpx-{op}"]
+                value = self.blobs[f"{op}_throughput_ratio"]
+                quartiles = self.blobs.get(f"{op}_throughput_quartiles")
                 m[f"blobs:{op}_throughput"] = (
-                    self.blobs[f"{op}_throughput_ratio"],
-                    f"{a['median_mib_per_s']:.0f} vs {h['median_mib_per_s']:.0f} MiB/s ({size})",
+                    value,
+                    f"{a['median_mib_per_s']:.0f} vs {h['median_mib_per_s']:.0f} MiB/s ({size})"
+                    + (_spread([value, *quartiles]) if quartiles else ""),
                 )
                 m[f"blobs:{op}_rss"] = (a["max_rss_growth_mib"], f"{size} {op}")
         if self.pds:

@@ -456,13 +456,15 @@ def test_verified_writer_raises_a_failed_write(tmp_path: Path) -> None:
             return super().write(chunk)
 
     data = data_of(50_000)
-    with (
-        pytest.raises(OSError, match="No space"),
-        VerifiedWriter(Full(), compute_cid(data), None, None) as writer,
-    ):
-        for i in range(0, len(data), 4096):
-            writer.feed(data[i : i + 4096])
-        writer.finish()
+
+    def write_all() -> None:
+        with VerifiedWriter(Full(), compute_cid(data), None, None) as writer:
+            for i in range(0, len(data), 4096):
+                writer.feed(data[i : i + 4096])
+            writer.finish()
+
+    with pytest.raises(OSError, match="No space"):
+        write_all()
 
 
 def test_write_verified_into_a_missing_directory(flavour: Flavour, tmp_path: Path) -> None:

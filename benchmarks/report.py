@@ -167,15 +167,18 @@ class Report:
         m = self.measured
         if self.imp:
             cases = self.imp["cases"]
+            paired_imp = self.imp.get("paired_ratios", {})
             for case in IMPORT_CASES:
                 if case not in cases:
                     continue
                 a = cases[case]["import_ms"]
                 for other in ("floor", "sdk"):
                     b = cases[other]["import_ms"]
+                    triple = paired_imp.get(f"{case}/{other}")
                     m[f"import:{case}:{other}"] = (
-                        ratio(a, b),
-                        f"{fmt(a, '.0f')} ms vs {fmt(b, '.0f')} ms",
+                        triple[0] if triple else ratio(a, b),
+                        f"{fmt(a, '.0f')} ms vs {fmt(b, '.0f')} ms"
+                        + (_spread(triple) if triple else ""),
                     )
         if self.over:
             cl = self.over["clients"]

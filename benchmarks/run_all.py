@@ -64,7 +64,7 @@ FULL = {
 }
 # Under 3 minutes on 2 busy cores: checks that everything runs, not final figures.
 QUICK = {
-    "import": ["--rounds", "3"],
+    "import": ["--rounds", "5"],
     "footprint": ["--reuse"],
     "overhead": ["--rounds", "4", "--calls", "300", "--warmup-rounds", "0"],
     "pds": ["--rounds", "2", "--sizes", "16"],

@@ -22,6 +22,17 @@ async def to_thread(fn: Callable[..., T], /, *args: Any) -> T:
     return await asyncio.to_thread(fn, *args)
 
 
+async def async_sleep(seconds: float) -> None:
+    """``asyncio.sleep``, importing asyncio only when an async caller waits.
+
+    The async shells never import asyncio at module level: an asyncio program
+    has loaded it already, and ``import atmosphere`` should not pay for it.
+    """
+    import asyncio
+
+    await asyncio.sleep(seconds)
+
+
 def call_inline(fn: Callable[..., T], /, *args: Any) -> T:
     """The sync twin of :func:`to_thread`: call ``fn`` in this thread."""
     return fn(*args)

@@ -90,6 +90,7 @@ class Report:
         self.conc = load_result("concurrency")
         self.bulk = load_result("bulk")
         self.blobs = load_result("blobs")
+        self.instr = load_result("instructions")
         self.timing = load_result("timing")
         self.lines: list[str] = []
         self.headline: dict[str, float] = {}
@@ -183,13 +184,16 @@ class Report:
         if self.over:
             cl = self.over["clients"]
             paired = self.over.get("paired_ratios", {})
-            for key in ("get_record_cpu_us", "list_records_cpu_us"):
+            instr = (self.instr or {}).get("ratios", {})
+            for key, op in (("get_record_cpu_us", "get"), ("list_records_cpu_us", "list")):
                 for other in ("httpx", "sdk"):
                     value, spread = _paired(paired, other, key, cl)
+                    counted = instr.get(other, {}).get(op)
                     m[f"overhead:{key}:{other}"] = (
                         value,
                         f"{fmt(cl['atmosphere'][key], '.0f')} µs vs "
-                        f"{fmt(cl[other][key], '.0f')} µs{spread}",
+                        f"{fmt(cl[other][key], '.0f')} µs{spread}"
+                        + (f"; instructions {counted:.2f}×" if counted else ""),
                     )
         if self.blobs:
             c = self.blobs["cases"]
@@ -428,6 +432,28 @@ class Report:
                 )
                 + " (CPU / wall, median [quartiles]).",
             )
+        if self.instr and self.instr.get("per_call"):
+            pc = self.instr["per_call"]
+            calls = self.instr["calls"]
+            self.add(
+                "",
+                "Instructions per call, counted by callgrind (`bench_instructions.py`): the "
+                "same workers in count mode under `valgrind --tool=callgrind`, each run twice "
+                f"({calls['get'][0]} and {calls['get'][1]} getRecord calls, {calls['list'][0]} "
+                f"and {calls['list'][1]} listRecords calls) so that start-up cancels out. "
+                "User-space instructions only, and unaffected by the machine's load: the "
+                "steady twin of the CPU columns.",
+                "",
+                "| Client | getRecord: M instructions | vs httpx "
+                "| listRecords (100): M instructions | vs httpx |",
+                "| --- | ---: | ---: | ---: | ---: |",
+            )
+            for name, row in pc.items():
+                self.add(
+                    f"| {labels.get(name, name)} | {row['get'] / 1e6:.2f} | "
+                    f"{row['get'] / pc['httpx']['get']:.2f}× | {row['list'] / 1e6:.2f} | "
+                    f"{row['list'] / pc['httpx']['list']:.2f}× |"
+                )
         self.add("")
 
     def pds_section(self) -> None:

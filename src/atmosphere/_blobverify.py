@@ -67,8 +67,9 @@ written, so the final ``fsync`` has little left to wait for."""
 def _start_writeback(fd: int, offset: int, length: int) -> None:
     """Start writing a just-written range to disk, without waiting where the OS allows.
 
-    Linux starts the writeback of dirty pages on ``POSIX_FADV_DONTNEED`` (and
-    keeps them cached while they are written); elsewhere the range is synced.
+    Linux starts the writeback of the range's dirty pages on
+    ``POSIX_FADV_DONTNEED`` and returns (pages already written back may leave
+    the page cache); elsewhere the file is synced.
     """
     if hasattr(os, "posix_fadvise") and sys.platform.startswith("linux"):
         os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)

@@ -7,7 +7,7 @@ Steps (each a subprocess, so one failing does not stop the others):
 3. ``footprint``   installed size, files, distributions (bench_footprint.py)
 4. ``overhead``    per-call client overhead on a canned loopback server (bench_overhead.py)
    ``instructions`` the same calls' instructions per call under callgrind
-                   (bench_instructions.py; full runs only: about 4 minutes)
+                   (bench_instructions.py; full runs only: about 6 minutes)
 5. ``pds``         login, records, listing, blobs on the real PDS (bench_pds.py)
 6. ``coldstart``   process start to first record written; the CLI's whoami (bench_coldstart.py)
 7. ``concurrency`` 1,000 getRecord from 32 coroutines, three async clients (bench_concurrency.py)
@@ -68,7 +68,7 @@ FULL = {
 }
 # Under 3 minutes on 2 busy cores: checks that everything runs, not final figures.
 QUICK = {
-    "import": ["--rounds", "5"],
+    "import": ["--rounds", "3"],
     "footprint": ["--reuse"],
     "overhead": ["--rounds", "4", "--calls", "300", "--warmup-rounds", "0"],
     "pds": ["--rounds", "2", "--sizes", "16"],

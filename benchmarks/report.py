@@ -762,7 +762,8 @@ class Report:
             "",
             f"Ratios are atmosphere ÷ the other (lower is better unless the row says otherwise). "
             f"Targets: {n_met} met, {n_missed} missed "
-            "([all of them](benchmarks/RESULTS.md#targets)).",
+            "([all of them](https://github.com/atmosphere-atproto/atmosphere/blob/main/"
+            "benchmarks/RESULTS.md#targets)).",
         ]
         return "\n".join(lines) + "\n"
 

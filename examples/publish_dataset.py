@@ -105,9 +105,11 @@ def publish(client: AtmosphereClient, *, report: Report = print, keep: bool = Fa
     schemas = client.list_schemas()
     datasets = client.list_datasets()
     report(f"listed            {len(schemas)} schema(s), {len(datasets)} dataset(s)")
-    listed = {rec["uri"] for rec in datasets}
-    if str(dataset_uri) not in listed:
-        raise SystemExit("the new dataset is missing from list_datasets()")
+    # list_datasets() returns record values, as atdata's does; URIs and CIDs
+    # come with the project's own listing, iter_records() / list_record_page().
+    listed = {rec["uri"] for rec in client.iter_records(f"{ns}.record")}
+    if str(dataset_uri) not in listed or not any(d.get("name") == "demo-images" for d in datasets):
+        raise SystemExit("the new dataset is missing from the listings")
 
     identity = client.resolver.resolve(client.did)
     report(
@@ -115,7 +117,9 @@ def publish(client: AtmosphereClient, *, report: Report = print, keep: bool = Fa
     )
 
     # Read back as a stranger would: no session, the PDS found from the DID alone.
-    with AtmosphereClient(resolver=client.resolver) as reader:
+    with AtmosphereClient(
+        resolver=client.resolver, allow_private_hosts=client.allow_private_hosts
+    ) as reader:
         record = reader.get_record(dataset_uri)
         first = record["storage"]["blobs"][0]
         cid = first["ref"]["$link"]

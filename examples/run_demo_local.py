@@ -34,10 +34,16 @@ def main() -> int:
             f"  (ready in {time.perf_counter() - t0:.1f} s)\n"
         )
         with (
+            # The local PDS is a loopback, plain-http host: local development is
+            # switched on explicitly (the default refuses such hosts when they
+            # come from identity data).
             IdentityResolver(
-                dns_resolver=dns_server.make_resolver(), plc_url=pds.plc_url, timeout=5
+                dns_resolver=dns_server.make_resolver(),
+                plc_url=pds.plc_url,
+                timeout=5,
+                allow_private_hosts=True,
             ) as resolver,
-            AtmosphereClient(resolver=resolver) as client,
+            AtmosphereClient(resolver=resolver, allow_private_hosts=True) as client,
         ):
             # No base URL: the PDS is found from the handle (DNS TXT -> DID -> PLC doc).
             client.login(acct.handle, acct.password)

@@ -19,20 +19,31 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ._defaults import DEFAULT_ENTRYWAY
+from ._egress import EgressPolicy, check_origin
 from ._syntax import is_valid_did, is_valid_handle
-from .errors import InvalidSessionError, NotAuthenticatedError
+from .errors import InvalidSessionError, NotAuthenticatedError, UnsafeTargetError
 
 if TYPE_CHECKING:
     from ._models import Session
 
 __all__ = [
+    "NOT_AUTHENTICATED",
     "SessionCallback",
     "SessionLock",
     "SessionState",
     "SessionStore",
+    "is_valid_session_handle",
     "is_valid_token",
     "jwt_expiry",
+    "session_endpoint",
 ]
+
+NOT_AUTHENTICATED = (
+    "Not authenticated: the client must be authenticated to perform this operation"
+    " (call login() first)"
+)
+"""The message of every "no session" error: it keeps atdata's wording, which
+atdata's callers and tests match ("Not authenticated", "must be authenticated")."""
 
 _SEPARATOR = ":::"
 
@@ -83,6 +94,27 @@ def is_valid_token(token: object) -> bool:
     return isinstance(token, str) and bool(_TOKEN.match(token))
 
 
+def is_valid_session_handle(handle: object) -> bool:
+    """Whether ``handle`` may stand in a session: a valid handle, or ``handle.invalid``.
+
+    Anything else (a ``:::`` in it, above all) could not be exported and restored.
+    """
+    return isinstance(handle, str) and (is_valid_handle(handle) or handle == "handle.invalid")
+
+
+_SHAPE_ONLY = EgressPolicy(allow_private_hosts=True)
+
+
+def session_endpoint(url: str) -> str | None:
+    """``url`` normalized if it is a plain http(s) origin (no userinfo, path, query,
+    fragment, odd numeric host), else ``None``. Whether it may be *used* is the
+    egress policy's call, made where requests are sent."""
+    try:
+        return check_origin(url, _SHAPE_ONLY)
+    except UnsafeTargetError:
+        return None
+
+
 @dataclass(frozen=True)
 class SessionState:
     """An authenticated session together with the PDS it belongs to."""
@@ -105,6 +137,7 @@ class SessionState:
         if not isinstance(text, str):
             raise InvalidSessionError("session string must be a str")
         fields = text.strip().split(_SEPARATOR)
+        named = len(fields) == 5  # a PDS in the string itself, rather than the caller's
         if len(fields) == 4:
             fields.append(default_pds or DEFAULT_ENTRYWAY)
         if len(fields) != 5:
@@ -114,16 +147,20 @@ class SessionState:
         handle, did, access, refresh, pds = fields
         if not is_valid_did(did):
             raise InvalidSessionError("session string holds no valid DID")
-        if not is_valid_handle(handle) and handle != "handle.invalid":
+        if not is_valid_session_handle(handle):
             raise InvalidSessionError("session string holds no valid handle")
         if not is_valid_token(access) or not is_valid_token(refresh):
             raise InvalidSessionError("session string holds an empty or malformed token")
-        if not pds.startswith(("https://", "http://")):
-            raise InvalidSessionError("session string's PDS endpoint is not an http(s) URL")
+        endpoint = session_endpoint(pds) if named else pds.rstrip("/")
+        if endpoint is None:
+            raise InvalidSessionError(
+                "session string's PDS endpoint is not a plain http(s) origin"
+                " (no path, query, fragment or userinfo)"
+            )
         from ._models import Session  # pydantic loads with the first session
 
         session = Session(did=did, handle=handle, accessJwt=access, refreshJwt=refresh)
-        return cls(session=session, pds_url=pds.rstrip("/"))
+        return cls(session=session, pds_url=endpoint)
 
 
 def pds_from_session(session: Session) -> str | None:
@@ -139,9 +176,7 @@ def pds_from_session(session: Session) -> str | None:
     if doc.id != session.did:
         return None
     endpoint = doc.pds_endpoint
-    if endpoint and endpoint.startswith(("https://", "http://")):
-        return endpoint.rstrip("/")
-    return None
+    return session_endpoint(endpoint) if endpoint else None
 
 
 @dataclass
@@ -167,7 +202,7 @@ class SessionStore:
         """The current session, or :class:`NotAuthenticatedError`."""
         state = self.state
         if state is None:
-            raise NotAuthenticatedError("not authenticated: call login() first")
+            raise NotAuthenticatedError(NOT_AUTHENTICATED)
         return state
 
     def set(self, state: SessionState, *, notify: bool = True) -> None:

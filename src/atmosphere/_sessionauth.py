@@ -46,6 +46,7 @@ from ._nsid import REFRESH_SESSION
 from ._session import (
     SessionState,
     SessionStore,
+    is_valid_session_handle,
     is_valid_token,
     jwt_expiry,
     pds_from_session,
@@ -204,6 +205,8 @@ class SessionAuthBase(httpx.Auth):
             session = Session.model_validate(json.loads(response.content))
             if not (is_valid_token(session.access_jwt) and is_valid_token(session.refresh_jwt)):
                 raise ValueError("malformed token")
+            if not is_valid_session_handle(session.handle):
+                raise ValueError("malformed handle")
         except (ValueError, RecursionError) as exc:
             raise self._fail(
                 old,

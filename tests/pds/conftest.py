@@ -23,6 +23,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.pds)
 
 
+@pytest.fixture(autouse=True)
+def _local_development(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test PDS and PLC live on loopback over plain http: switch local development on.
+
+    Clients and resolvers built without ``allow_private_hosts`` read it from the
+    environment (``ATMOSPHERE_ALLOW_PRIVATE_HOSTS=1``); the CLI's subprocesses get
+    it from ``tests.support.cli.clean_env``. Unit tests keep the safe default.
+    """
+    monkeypatch.setenv("ATMOSPHERE_ALLOW_PRIVATE_HOSTS", "1")
+
+
 @pytest.fixture(scope="session")
 def pds() -> Iterator[PdsProcess]:
     """One reference PDS (+ PLC directory) for the whole session, with alice.test and bob.test.

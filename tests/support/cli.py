@@ -29,6 +29,9 @@ class Result:
 def clean_env(tmp_path: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ATMOSPHERE_")}
     env["XDG_CONFIG_HOME"] = str(tmp_path / "xdg")
+    # The CLI's servers in tests (fake and real PDS, PLC) live on loopback over
+    # plain http: local development, switched on explicitly (``extra`` may undo it).
+    env["ATMOSPHERE_ALLOW_PRIVATE_HOSTS"] = "1"
     env.update(extra or {})
     return env
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import io
 import logging
 import os
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -40,19 +41,23 @@ from .._nsid import (
     PUT_RECORD,
     UPLOAD_BLOB,
 )
+from .._oauth.auth import OAuthSessionHolder
 from .._ratelimit import RateLimitInfo
 from .._records import record_envelope, record_page, write_result
 from .._retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from .._session import (
+    NOT_AUTHENTICATED,
     SessionCallback,
     SessionLock,
     SessionState,
     SessionStore,
+    is_valid_session_handle,
     is_valid_token,
     pds_from_session,
 )
 from .._syntax import (
     AtUri,
+    RecordUri,
     is_valid_did,
     is_valid_handle,
     validate_at_identifier,
@@ -60,7 +65,7 @@ from .._syntax import (
     validate_nsid,
     validate_record_key,
 )
-from .._types import BlobRef, Record, StrongRef
+from .._types import BlobInput, BlobRef, Record, RecordPage, StrongRef
 from .._wire import encode_params, wrap_transport_errors, xrpc_url
 from .._writes import (
     MAX_WRITES_PER_BATCH,
@@ -79,11 +84,16 @@ from ..errors import (
     NotAuthenticatedError,
     PartialWriteError,
     ResponseTooLargeError,
+    ScopeMissingError,
     TransportError,
     XrpcError,
 )
 from .auth import AsyncSessionAuth
 from .blobs import iter_verified, prepare_source, source_chunks, write_verified
+from .body import body_chunks, closed_after
+from .egress import AsyncEgress, make_public_client, policy_for
+from .oauth import AsyncOAuthAuth, run_flow
+from .oauthlogin import AsyncOAuthLogin
 from .resolver import AsyncIdentityResolver
 from .xrpc import AsyncXrpcClient
 
@@ -91,6 +101,7 @@ __all__ = ["PAGE_MAX", "AsyncCoreClient", "check_limit"]
 
 if TYPE_CHECKING:
     from .._models import Session
+    from .._oauth.session import OAuthSession
 
 log = logging.getLogger(__name__)
 
@@ -117,13 +128,40 @@ def _check_new_cursor(cursor: str, seen: set[str]) -> None:
     seen.add(cursor)
 
 
+def _check_timeout(timeout: Any) -> float | None:
+    """``timeout`` itself once it is ``None`` or a positive number of seconds."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise InvalidArgumentError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    return float(timeout)
+
+
+@dataclass(frozen=True)
+class _Account:
+    """Who is signed in and where, whatever the kind of session (password or OAuth)."""
+
+    did: str
+    handle: str
+    pds_url: str
+
+
+def _oauth_notifier(
+    callback: SessionCallback | None,
+) -> Callable[[OAuthSession], None] | None:
+    """``on_session_change`` for OAuth sessions: it receives their JSON form."""
+    if callback is None:
+        return None
+    return lambda session: callback(session.to_json())
+
+
 def _check_secret(name: str, value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidArgumentError(f"{name} must be a non-empty str")
     return value
 
 
-class AsyncCoreClient:
+class AsyncCoreClient(AsyncOAuthLogin):
     """The generic ATProto client: sessions, records, listing, blobs and XRPC.
 
     The atdata faces (``AsyncAtmosphereClient``) build on it.
@@ -139,7 +177,8 @@ class AsyncCoreClient:
         timeout: timeouts for the owned ``httpx.AsyncClient`` (per operation: a slow
             but healthy large upload is not cut off by a whole-request deadline).
         on_session_change: called with the new session string after every login
-            and token refresh, so callers can persist rotated tokens.
+            and token refresh, so callers can persist rotated tokens (for an
+            OAuth session, its JSON form; see :meth:`login_oauth`).
         session_lock: for a session saved where other processes use it too (a
             session file): a callable returning a context manager that is held
             around every token refresh (``on_session_change`` is called inside
@@ -151,6 +190,15 @@ class AsyncCoreClient:
         retry: when and how failed calls are resent (``RetryPolicy()`` by
             default: 3 attempts with backoff on 5xx and network failures,
             429 waited out up to 60 s; only calls that are safe to repeat).
+        allow_private_hosts: local development: let targets that came from
+            identity data (another account's PDS from its DID document, the
+            ``didDoc`` of a session, the PDS of a restored session string)
+            be loopback, private or plain-http hosts. ``None`` (default) reads
+            ``ATMOSPHERE_ALLOW_PRIVATE_HOSTS=1`` from the environment; off
+            otherwise: such targets must be public https hosts on the
+            default port, checked on the address actually connected to.
+            ``base_url``, ``plc_url`` and a ``service_url`` you pass are your
+            choice and are never checked.
 
     Examples:
         >>> client = AsyncAtmosphereClient()
@@ -170,6 +218,7 @@ class AsyncCoreClient:
         on_session_change: SessionCallback | None = None,
         session_lock: SessionLock | None = None,
         retry: RetryPolicy | None = None,
+        allow_private_hosts: bool | None = None,
     ) -> None:
         if base_url is not None and not (
             isinstance(base_url, str) and base_url.startswith(("https://", "http://"))
@@ -177,21 +226,41 @@ class AsyncCoreClient:
             raise InvalidArgumentError("base_url must be an http(s) URL or None")
         self._base_url = base_url.rstrip("/") if base_url else None
         self._owns_http = _client is None
+        http_timeout = timeout if timeout is not None else DEFAULT_TIMEOUT
         self._http = _client or httpx.AsyncClient(
-            timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
+            timeout=http_timeout,
             headers={"User-Agent": USER_AGENT},
         )
+
+        def make_public() -> httpx.AsyncClient:
+            return make_public_client(timeout=http_timeout, headers={"User-Agent": USER_AGENT})
+
+        self._egress = AsyncEgress(
+            self._http,
+            policy_for(allow_private_hosts),
+            make_public=make_public if self._owns_http else None,
+        )
+        self._egress.trust(self._base_url)
         self._owns_resolver = resolver is None
         self._resolver = resolver or AsyncIdentityResolver(
             http=self._http,
             plc_url=plc_url,
             timeout=timeout if isinstance(timeout, (int, float)) else 10.0,
+            _egress=self._egress,
         )
         self._store = SessionStore(on_change=on_session_change, lock=session_lock)
+        self._session_auth = AsyncSessionAuth(self._store)
+        self._oauth = OAuthSessionHolder(
+            on_change=_oauth_notifier(on_session_change),
+            shared_lock=session_lock,
+            allow_private_hosts=self._egress.policy.allow_private_hosts,
+        )
+        self._oauth_auth = AsyncOAuthAuth(self._oauth)
         self._xrpc = AsyncXrpcClient(
             self._http,
-            auth=AsyncSessionAuth(self._store),
+            auth=self._session_auth,
             retry=retry if retry is not None else DEFAULT_RETRY_POLICY,
+            egress=self._egress,
         )
 
     # -- lifecycle -----------------------------------------------------------
@@ -200,6 +269,7 @@ class AsyncCoreClient:
         """Close the HTTP client and resolver this client created (injected ones stay open)."""
         if self._owns_resolver:
             await self._resolver.aclose()
+        await self._egress.aclose()
         if self._owns_http:
             await self._http.aclose()
 
@@ -215,32 +285,59 @@ class AsyncCoreClient:
         await self.aclose()
 
     def __repr__(self) -> str:
-        state = self._store.state
-        who = f"did={state.session.did!r}" if state else "unauthenticated"
+        account = self._account()
+        who = f"did={account.did!r}" if account else "unauthenticated"
         return f"<{type(self).__name__} {who} pds={self.pds_url!r}>"
 
     # -- session -------------------------------------------------------------
 
+    def _account(self) -> _Account | None:
+        """The signed-in account (password or OAuth session), or ``None``."""
+        oauth = self._oauth.session
+        if oauth is not None:
+            return _Account(oauth.did, oauth.handle or "handle.invalid", oauth.pds_url)
+        state = self._store.state
+        if state is None:
+            return None
+        return _Account(state.session.did, state.session.handle, state.pds_url)
+
+    def _use_password_auth(self) -> None:
+        """A password session replaces any OAuth session."""
+        self._oauth.clear()
+        self._xrpc.auth = self._session_auth
+
+    def _install_oauth(self, session: OAuthSession, *, notify: bool) -> None:
+        """An OAuth session replaces any password session; every call is then DPoP-signed."""
+        self._store.clear()
+        self._oauth.set(session, notify=notify)
+        self._xrpc.auth = self._oauth_auth
+
     @property
     def is_authenticated(self) -> bool:
-        """Whether the client holds a session."""
-        return self._store.state is not None
+        """Whether the client holds a session (password or OAuth)."""
+        return self._account() is not None
 
     @property
     def did(self) -> str:
         """The DID of the authenticated user (``NotAuthenticatedError`` otherwise)."""
-        return self._store.require().session.did
+        return self._session().did
 
     @property
     def handle(self) -> str:
         """The handle of the authenticated user (``NotAuthenticatedError`` otherwise)."""
-        return self._store.require().session.handle
+        return self._session().handle
 
     @property
     def pds_url(self) -> str | None:
         """The PDS this client talks to for the session (or the login base URL)."""
-        state = self._store.state
-        return state.pds_url if state else self._base_url
+        account = self._account()
+        return account.pds_url if account else self._base_url
+
+    @property
+    def allow_private_hosts(self) -> bool:
+        """Whether local development is on: targets from identity data may be
+        private or plain-http hosts (see the constructor)."""
+        return self._egress.policy.allow_private_hosts
 
     @property
     def resolver(self) -> AsyncIdentityResolver:
@@ -256,17 +353,21 @@ class AsyncCoreClient:
         """
         return self._xrpc.rate_limit
 
-    async def _login_base(self, identifier: str) -> str:
-        """Where the password may go: ``base_url``, or the PDS the identity resolves to.
+    async def _login_base(self, identifier: str) -> tuple[str, str | None]:
+        """Where the password may go, and the DID the session must be for (if known).
 
-        A failed resolution is an error (``ResolutionError``), never a reason
-        to send the password somewhere else; an email cannot be resolved, so
-        it needs ``base_url``.
+        The base is ``base_url``, or the PDS the identity resolves to. A failed
+        resolution is an error (``ResolutionError``), never a reason to send
+        the password somewhere else; an email cannot be resolved, so it needs
+        ``base_url``.
         """
         if self._base_url:
-            return self._base_url
-        if is_valid_did(identifier) or is_valid_handle(identifier):
-            return await self._resolver.resolve_pds(identifier)
+            return self._base_url, identifier if is_valid_did(identifier) else None
+        if is_valid_did(identifier):
+            return await self._resolver.resolve_pds(identifier), identifier
+        if is_valid_handle(identifier):
+            did = await self._resolver.resolve_handle(identifier)
+            return await self._resolver.resolve_pds(did), did
         raise InvalidArgumentError(
             "cannot find the PDS of an email identifier: pass base_url (the PDS or entryway)"
         )
@@ -283,7 +384,7 @@ class AsyncCoreClient:
         """
         identifier = _check_secret("handle", handle).strip()
         secret = _check_secret("password", password)
-        base = await self._login_base(identifier)
+        base, expected_did = await self._login_base(identifier)
         # Not idempotent for retrying: every attempt counts against the PDS's
         # tight createSession limit (30 per 5 min) and a lost answer leaves an
         # orphan session, so it is resent only if it never reached the server.
@@ -295,7 +396,16 @@ class AsyncCoreClient:
             idempotent=False,
         )
         session = self._parse_session(data, CREATE_SESSION)
-        self._store.set(SessionState(session=session, pds_url=pds_from_session(session) or base))
+        if expected_did is not None and session.did != expected_did:
+            raise InvalidResponseError(
+                f"{CREATE_SESSION}: the PDS answered a session for {session.did},"
+                f" not {expected_did} that {identifier} names"
+            )
+        pds = pds_from_session(session) or base
+        if pds != base:
+            self._egress.check(pds)  # the didDoc's PDS came from the server: public only
+        self._use_password_auth()
+        self._store.set(SessionState(session=session, pds_url=pds))
         log.info("logged in as %s", session.did)
 
     @staticmethod
@@ -308,6 +418,8 @@ class AsyncCoreClient:
             raise InvalidResponseError(f"{nsid}: answer is not a session") from exc
         if not is_valid_did(session.did):
             raise InvalidResponseError(f"{nsid}: answer holds no valid DID")
+        if not is_valid_session_handle(session.handle):
+            raise InvalidResponseError(f"{nsid}: answer holds no valid handle")
         if not (is_valid_token(session.access_jwt) and is_valid_token(session.refresh_jwt)):
             raise InvalidResponseError(f"{nsid}: answer holds a malformed token")
         return session
@@ -319,8 +431,16 @@ class AsyncCoreClient:
         an expired access token on the way). A revoked session raises and leaves
         the client unauthenticated. With ``verify=False`` the session is installed
         without a request (for cold starts); problems surface on the first call.
+
+        An OAuth session (the JSON that ``export_session()`` gives after
+        :meth:`login_oauth`) is restored the same way, with its DPoP key.
         """
+        if isinstance(session_string, str) and session_string.lstrip().startswith("{"):
+            await self._restore_oauth(session_string, verify=verify)
+            return
         state = SessionState.decode(session_string, default_pds=self._base_url)
+        self._egress.check(state.pds_url)  # a PDS named in the string is checked like a didDoc's
+        self._use_password_auth()
         self._store.set(state, notify=False)
         if not verify:
             return
@@ -333,21 +453,65 @@ class AsyncCoreClient:
         if (
             current is not None
             and isinstance(info, dict)
+            and "did" in info
+            and info["did"] != current.session.did
+        ):
+            self._store.clear()
+            raise InvalidResponseError(
+                f"{GET_SESSION}: the PDS answered for {str(info['did'])[:100]!r},"
+                f" not {current.session.did}"
+            )
+        if (
+            current is not None
+            and isinstance(info, dict)
+            and info.get("did") == current.session.did  # a handle only for our own DID
             and isinstance(info.get("handle"), str)
             and info["handle"] != current.session.handle
         ):
+            if not is_valid_session_handle(info["handle"]):
+                self._store.clear()
+                raise InvalidResponseError(f"{GET_SESSION}: answer holds no valid handle")
             updated = current.session.model_copy(update={"handle": info["handle"]})
             self._store.set(SessionState(session=updated, pds_url=current.pds_url), notify=False)
+
+    async def _restore_oauth(self, text: str, *, verify: bool) -> None:
+        from .._oauth.session import OAuthSession
+
+        session = OAuthSession.from_json(text, allow_private_hosts=self.allow_private_hosts)
+        self._egress.check(session.pds_url)  # from identity data, like a session string's PDS
+        self._install_oauth(session, notify=False)
+        if not verify:
+            return
+        try:
+            await self._xrpc.query(session.pds_url, GET_SESSION, auth=True)
+        except ScopeMissingError:
+            pass  # the token was accepted; the granted scope just does not cover getSession
+        except BaseException:
+            self._oauth.clear()
+            raise
 
     def export_session(self) -> str:
         """Export the current session for later reuse with ``login_with_session()``.
 
-        The string holds the tokens: store it like a password.
+        The string holds the tokens (and, for OAuth, the DPoP private key):
+        store it like a password.
         """
+        oauth = self._oauth.session
+        if oauth is not None:
+            return oauth.to_json()
         return self._store.require().encode()
 
     async def logout(self) -> None:
-        """Revoke the session on the PDS (``deleteSession``) and forget it locally."""
+        """Revoke the session (``deleteSession``, or OAuth revocation) and forget it locally."""
+        oauth = self._oauth.session
+        if oauth is not None:
+            from .._oauth.flow import revoke_session
+
+            try:
+                await run_flow(revoke_session(oauth, nonces=self._oauth.nonces), self._egress)
+            finally:
+                self._oauth.clear()
+            return
         state = self._store.require()
         try:
             await self._xrpc.procedure(
@@ -368,7 +532,7 @@ class AsyncCoreClient:
         ``service_url`` is unauthenticated (use ``proxy=`` to reach another
         service with the user's identity; the PDS signs for it).
         """
-        state = self._store.state
+        state = self._account()
         if service_url is None:
             if state is None:
                 if self._base_url is None:
@@ -380,9 +544,10 @@ class AsyncCoreClient:
         if not (isinstance(service_url, str) and service_url.startswith(("https://", "http://"))):
             raise InvalidArgumentError(f"service_url must be an http(s) URL, got {service_url!r}")
         base = service_url.rstrip("/")
+        self._egress.trust(base)  # a URL the caller names is the caller's choice
         if auth:
             if state is None:
-                raise NotAuthenticatedError("Not authenticated: call login() first")
+                raise NotAuthenticatedError(NOT_AUTHENTICATED)
             if base != state.pds_url:
                 raise InvalidArgumentError(
                     "the session's tokens only go to its own PDS; use proxy= to reach another"
@@ -429,7 +594,7 @@ class AsyncCoreClient:
     async def procedure(
         self,
         nsid: str,
-        input: Any = None,
+        input: Mapping[str, Any] | bytes | bytearray | memoryview | None = None,
         *,
         params: Mapping[str, Any] | None = None,
         content_type: str | None = None,
@@ -444,8 +609,9 @@ class AsyncCoreClient:
 
         Args:
             nsid: the method, e.g. ``com.atproto.repo.createRecord``.
-            input: the body: JSON-serialisable data, or ``bytes`` sent raw with
-                ``content_type`` (``application/octet-stream`` by default).
+            input: the body: a JSON object (a mapping of JSON-serialisable
+                values; XRPC JSON inputs are objects), or ``bytes`` sent raw
+                with ``content_type`` (``application/octet-stream`` by default).
             params: query parameters, as for :meth:`query`.
             content_type: the ``Content-Type`` of a ``bytes`` input.
             idempotent: whether sending the call twice does no more than once;
@@ -508,12 +674,10 @@ class AsyncCoreClient:
             "GET", xrpc_url(base, nsid), params=encode_params(check_params(params)), headers=extra
         )
         response = await self._xrpc.send(request, nsid, auth=signed, stream=True)
-        try:
-            with wrap_transport_errors(nsid):
-                async for chunk in response.aiter_bytes(chunk_size):
+        with wrap_transport_errors(nsid):
+            async with body_chunks(response, chunk_size) as chunks:
+                async for chunk in chunks:
                     yield chunk
-        finally:
-            await response.aclose()
 
     async def query_bytes(
         self,
@@ -534,7 +698,7 @@ class AsyncCoreClient:
         """
         check_limit(max_bytes, upper=None)
         buffer = bytearray()
-        async for chunk in self.iter_query(
+        stream = self.iter_query(
             nsid,
             params,
             proxy=proxy,
@@ -542,28 +706,33 @@ class AsyncCoreClient:
             service_url=service_url,
             auth=auth,
             headers=headers,
-        ):
-            buffer += chunk
-            if len(buffer) > max_bytes:
-                raise ResponseTooLargeError(f"{nsid}: response body exceeds {max_bytes} bytes")
+        )
+        async with closed_after(stream) as chunks:
+            async for chunk in chunks:
+                buffer += chunk
+                if len(buffer) > max_bytes:
+                    raise ResponseTooLargeError(f"{nsid}: response body exceeds {max_bytes} bytes")
         return bytes(buffer)
 
     # -- records -------------------------------------------------------------
 
-    def _session(self) -> SessionState:
-        return self._store.require()
+    def _session(self) -> _Account:
+        account = self._account()
+        if account is None:
+            raise NotAuthenticatedError("not authenticated: call login() first")
+        return account
 
     def _is_self(self, authority: str) -> bool:
-        state = self._store.state
+        state = self._account()
         if state is None:
             return False
-        return authority == state.session.did or authority.lower() == state.session.handle.lower()
+        return authority == state.did or authority.lower() == state.handle.lower()
 
     async def _locate(self, repo: str) -> tuple[str, str, bool]:
         """Where to read ``repo``: (repo id to send, PDS base URL, use auth)."""
         if self._is_self(repo):
             state = self._session()
-            return state.session.did, state.pds_url, True
+            return state.did, state.pds_url, True
         if is_valid_did(repo):
             return repo, await self._resolver.resolve_pds(repo), False
         identity = await self._resolver.resolve(repo)
@@ -588,7 +757,7 @@ class AsyncCoreClient:
         *,
         rkey: str | None = None,
         validate: bool = False,
-    ) -> AtUri:
+    ) -> RecordUri:
         """Create a record in the user's repository.
 
         Args:
@@ -599,10 +768,12 @@ class AsyncCoreClient:
                 custom lexicons the PDS does not know).
 
         Returns:
-            The AT-URI of the new record (:meth:`create_record_ref` also gives its CID).
+            The AT-URI of the new record, a :class:`~atmosphere.RecordUri` whose
+            ``collection`` and ``rkey`` are always set (:meth:`create_record_ref`
+            also gives its CID).
         """
         ref = await self.create_record_ref(collection, record, rkey=rkey, validate=validate)
-        return AtUri.parse(ref["uri"])
+        return RecordUri.parse(ref["uri"])
 
     async def create_record_ref(
         self,
@@ -633,7 +804,7 @@ class AsyncCoreClient:
             validate_record_key(rkey)
         state = self._session()
         data: dict[str, Any] = {
-            "repo": state.session.did,
+            "repo": state.did,
             "collection": collection,
             "record": record,
             "validate": bool(validate),
@@ -653,7 +824,7 @@ class AsyncCoreClient:
         validate: bool = False,
         swap_commit: str | None = None,
         swap_record: str | None = None,
-    ) -> AtUri:
+    ) -> RecordUri:
         """Create or update a record at a specific key.
 
         ``swap_commit`` / ``swap_record`` are compare-and-swap CIDs: the write
@@ -668,7 +839,7 @@ class AsyncCoreClient:
             swap_commit=swap_commit,
             swap_record=swap_record,
         )
-        return AtUri.parse(ref["uri"])
+        return RecordUri.parse(ref["uri"])
 
     async def put_record_ref(
         self,
@@ -693,7 +864,7 @@ class AsyncCoreClient:
                 parse_cid(cid)
         state = self._session()
         data: dict[str, Any] = {
-            "repo": state.session.did,
+            "repo": state.did,
             "collection": collection,
             "rkey": rkey,
             "record": record,
@@ -724,10 +895,10 @@ class AsyncCoreClient:
         state = self._session()
         if not self._is_self(parsed.authority):
             raise InvalidArgumentError(
-                f"{parsed} is in another account's repo; only {state.session.did} can be written"
+                f"{parsed} is in another account's repo; only {state.did} can be written"
             )
         data: dict[str, Any] = {
-            "repo": state.session.did,
+            "repo": state.did,
             "collection": parsed.collection,
             "rkey": parsed.rkey,
         }
@@ -742,7 +913,7 @@ class AsyncCoreClient:
         *,
         validate: bool = False,
         batch_size: int = MAX_WRITES_PER_BATCH,
-    ) -> list[AtUri]:
+    ) -> list[RecordUri]:
         """Apply creates, updates and deletes in batches (``com.atproto.repo.applyWrites``).
 
         Args:
@@ -762,20 +933,20 @@ class AsyncCoreClient:
         """
         batches = list(batch_writes(writes, max_writes=batch_size))
         state = self._session()
-        uris: list[AtUri] = []
+        uris: list[RecordUri] = []
         for batch in batches:
             try:
                 answer = await self._xrpc.procedure(
                     state.pds_url,
                     "com.atproto.repo.applyWrites",
-                    build_apply_writes(state.session.did, batch, validate=validate),
+                    build_apply_writes(state.did, batch, validate=validate),
                     idempotent=True,  # every create carries its rkey: no duplicates
                 )
             except AtmosphereError as exc:
                 if not uris:
                     raise
                 raise PartialWriteError(uris, len(writes), exc) from exc
-            uris.extend(parse_apply_writes(state.session.did, batch, answer))
+            uris.extend(parse_apply_writes(state.did, batch, answer))
         return uris
 
     async def create_records(
@@ -784,7 +955,7 @@ class AsyncCoreClient:
         records: Iterable[dict[str, Any]],
         *,
         validate: bool = False,
-    ) -> list[AtUri]:
+    ) -> list[RecordUri]:
         """Create many records in one collection, batched; URIs in input order."""
         validate_nsid(collection)
         return await self.apply_writes([Create(collection, r) for r in records], validate=validate)
@@ -812,10 +983,10 @@ class AsyncCoreClient:
 
     async def _page(
         self, collection: str, repo: str | None, limit: int, cursor: str | None
-    ) -> tuple[list[Record], str | None]:
+    ) -> RecordPage:
         if repo is None:
             state = self._session()
-            target, base, auth = state.session.did, state.pds_url, True
+            target, base, auth = state.did, state.pds_url, True
         else:
             target, base, auth = await self._locate(validate_at_identifier(repo))
         answer = await self._xrpc.query(
@@ -829,7 +1000,7 @@ class AsyncCoreClient:
             raise InvalidResponseError("com.atproto.repo.listRecords: malformed page")
         records, cursor = page
         next_cursor = cursor if cursor and len(records) >= limit else None
-        return records, next_cursor
+        return RecordPage(records, next_cursor)
 
     async def list_records(
         self,
@@ -838,13 +1009,44 @@ class AsyncCoreClient:
         repo: str | None = None,
         limit: int = 100,
         cursor: str | None = None,
-    ) -> tuple[list[Record], str | None]:
-        """List one page of records in a collection.
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """List one page of records in a collection: their values, as atdata's client does.
+
+        Args:
+            collection: the collection's NSID.
+            repo: the account (DID or handle) whose repo to list; the
+                authenticated user's by default. Another account's repo is
+                read from that account's own PDS.
+            limit: records per page, 1..100.
+            cursor: from a previous call, to get the next page.
 
         Returns:
-            ``(records, next_cursor)``: each record is an envelope dict
-            ``{"uri", "cid", "value"}``; ``next_cursor`` is ``None`` when there
-            are no more records.
+            ``(records, next_cursor)``: each record is its value (a plain
+            dict, ``$type`` and all); ``next_cursor`` is ``None`` when there
+            are no more records. :meth:`list_record_page` returns the same
+            page with each record's URI and CID.
+        """
+        records, next_cursor = await self.list_record_page(
+            collection, repo=repo, limit=limit, cursor=cursor
+        )
+        return [record["value"] for record in records], next_cursor
+
+    async def list_record_page(
+        self,
+        collection: str,
+        *,
+        repo: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> RecordPage:
+        """List one page of records in a collection, each with its URI and CID.
+
+        Arguments as for :meth:`list_records`.
+
+        Returns:
+            A :class:`~atmosphere.RecordPage` ``(records, cursor)``: each record
+            is a :class:`~atmosphere.Record` ``{"uri", "cid", "value"}``;
+            ``cursor`` is ``None`` when there are no more records.
         """
         validate_nsid(collection)
         check_limit(limit)
@@ -853,7 +1055,11 @@ class AsyncCoreClient:
     async def iter_records(
         self, collection: str, *, repo: str | None = None, page_size: int = 100
     ) -> AsyncIterator[Record]:
-        """Yield every record envelope of a collection, following cursors."""
+        """Yield every record of a collection with its URI and CID, following cursors.
+
+        Each item is a :class:`~atmosphere.Record` ``{"uri", "cid", "value"}``;
+        ``page_size`` (1..100) records are fetched per request.
+        """
         validate_nsid(collection)
         check_limit(page_size)
         if repo is not None:
@@ -868,17 +1074,19 @@ class AsyncCoreClient:
                 return
             _check_new_cursor(cursor, seen)
 
-    async def _collect(self, collection: str, repo: str | None, limit: int) -> list[Record]:
+    async def _collect(self, collection: str, repo: str | None, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` record values of a collection, following cursors."""
         check_limit(limit, upper=None)
         if repo is not None:
             validate_at_identifier(repo)
-        out: list[Record] = []
+        out: list[dict[str, Any]] = []
         cursor: str | None = None
         seen: set[str] = set()
         while len(out) < limit:
             want = min(PAGE_MAX, limit - len(out))
             records, cursor = await self._page(collection, repo, want, cursor)
-            out.extend(records[:want])  # a server may send more than it was asked for
+            # A server may send more than it was asked for.
+            out.extend(record["value"] for record in records[:want])
             if cursor is None:
                 break
             _check_new_cursor(cursor, seen)
@@ -910,10 +1118,11 @@ class AsyncCoreClient:
 
     async def upload_blob(
         self,
-        data: Any,
+        data: BlobInput,
         mime_type: str = "application/octet-stream",
         *,
         progress: ProgressCallback | None = None,
+        timeout: float | None = None,
     ) -> BlobRef:
         """Upload a blob to the PDS and return its ref, ready to embed in a record.
 
@@ -931,6 +1140,10 @@ class AsyncCoreClient:
             progress: ``progress(done_bytes, total_bytes)`` as bytes are sent;
                 never goes backwards, even across a resend, and ends with
                 ``(size, size)``.
+            timeout: seconds allowed for each step of the upload (connect,
+                each write, the read of the answer) instead of the client's
+                timeouts; never a deadline for the whole transfer (atdata's
+                blob store passes one).
 
         Returns:
             ``{"$type": "blob", "ref": {"$link": cid}, "mimeType": ..., "size": n}``.
@@ -958,13 +1171,14 @@ class AsyncCoreClient:
                 content_type=mime_type,
                 body_size=source.size,
                 idempotent=True,  # content-addressed: a resend stores the same blob
+                timeout=_check_timeout(timeout),
             )
             return check_uploaded_blob(answer, source)
 
     # unasync: async-only
     async def upload_blobs(
         self,
-        blobs: Iterable[Any],
+        blobs: Iterable[BlobInput | tuple[BlobInput, str]],
         mime_type: str = "application/octet-stream",
         *,
         max_concurrency: int = 4,
@@ -985,7 +1199,7 @@ class AsyncCoreClient:
 
         gate = asyncio.Semaphore(max_concurrency)
 
-        async def one(data: Any, mime: str) -> BlobRef:
+        async def one(data: BlobInput, mime: str) -> BlobRef:
             async with gate:
                 return await self.upload_blob(data, mime)
 
@@ -1061,10 +1275,11 @@ class AsyncCoreClient:
         async with self._blob_response(did, cid) as response:
             total = self._declared_size(response)
             with wrap_transport_errors(GET_BLOB):
-                async for chunk in iter_verified(
-                    response.aiter_bytes(chunk_size), cid, total=total, progress=progress
-                ):
-                    yield chunk
+                async with body_chunks(response, chunk_size) as body:
+                    verified = iter_verified(body, cid, total=total, progress=progress)
+                    async with closed_after(verified) as chunks:
+                        async for chunk in chunks:
+                            yield chunk
 
     async def download_blob(
         self,
@@ -1089,16 +1304,13 @@ class AsyncCoreClient:
         target = os.fspath(path)
         if os.path.isdir(target):
             raise InvalidArgumentError(f"{target!r} is a directory")
-        async with self._blob_response(did, cid) as response:
+        async with (
+            self._blob_response(did, cid) as response,
+            body_chunks(response, DEFAULT_CHUNK_SIZE) as body,
+        ):
             total = self._declared_size(response)
             with wrap_transport_errors(GET_BLOB):
-                return await write_verified(
-                    response.aiter_bytes(DEFAULT_CHUNK_SIZE),
-                    cid,
-                    target,
-                    total=total,
-                    progress=progress,
-                )
+                return await write_verified(body, cid, target, total=total, progress=progress)
 
     async def get_blob(self, did: str, cid: str) -> bytes:
         """Download a blob from the PDS named in the DID's document, verified against its CID.
@@ -1108,6 +1320,7 @@ class AsyncCoreClient:
             BlobNotFoundError: the PDS has no such (referenced) blob.
         """
         buffer = io.BytesIO()  # grows in place: no second copy when done
-        async for chunk in self.iter_blob(did, cid):
-            buffer.write(chunk)
+        async with closed_after(self.iter_blob(did, cid)) as chunks:
+            async for chunk in chunks:
+                buffer.write(chunk)
         return buffer.getvalue()

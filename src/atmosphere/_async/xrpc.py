@@ -25,6 +25,7 @@ from .._retry import NO_RETRY, Failure, RetryDecision, RetryPolicy, classify_fai
 from .._wire import (
     MAX_ERROR_BODY,
     ParamValue,
+    dump_json,
     encode_params,
     with_query,
     wrap_transport_errors,
@@ -41,6 +42,7 @@ from ..errors import (
     XrpcError,
 )
 from .body import read_capped
+from .egress import AsyncEgress
 
 __all__ = ["AsyncXrpcClient", "Content"]
 
@@ -77,6 +79,9 @@ class AsyncXrpcClient:
         sleep: waits between attempts (injectable for tests).
         clock: unix-time source, compared with rate-limit reset times.
         random: source of jitter in ``[0, 1)``.
+        egress: routes each request and refuses targets from identity data
+            that are not public (``None``: every request goes through ``http``
+            unchecked, for callers that only talk to URLs the user named).
     """
 
     def __init__(
@@ -89,8 +94,10 @@ class AsyncXrpcClient:
         sleep: Callable[[float], Awaitable[None]] = async_sleep,
         clock: Callable[[], float] = time.time,
         random: Callable[[], float] = _random.random,
+        egress: AsyncEgress | None = None,
     ) -> None:
         self.http = http
+        self.egress = egress
         self.auth = auth
         self.max_json_bytes = max_json_bytes
         self.retry = retry if retry is not None else NO_RETRY
@@ -138,11 +145,13 @@ class AsyncXrpcClient:
         headers: Mapping[str, str] | None = None,
         body_size: int | None = None,
         idempotent: bool = False,
+        timeout: float | None = None,
     ) -> Any:
         """Call a procedure (``POST``) with a JSON ``data`` or raw ``content`` body.
 
         Args:
-            data: a JSON-serialisable body.
+            data: a JSON-serialisable body (``bytes`` values are sent in the
+                data model's ``{"$bytes": ...}`` form).
             content: a raw body, in one of three forms:
 
                 - ``bytes``: sent as is; can be resent.
@@ -160,6 +169,8 @@ class AsyncXrpcClient:
                 rkey, ``uploadBlob``). Non-idempotent calls (the default) are
                 resent only when the request cannot have reached the server
                 (a connect failure) or was refused unprocessed (``429``).
+            timeout: seconds for each step of this request (connect, each
+                read, each write) instead of the HTTP client's timeouts.
 
         Returns the decoded JSON answer (``{}`` for an empty one).
         """
@@ -182,11 +193,15 @@ class AsyncXrpcClient:
                 body, replayable = content, False
         elif data is not None:
             hdrs["Content-Type"] = "application/json"
-            body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+            body = dump_json(data)
 
         def build() -> httpx.Request:
             payload = factory() if factory is not None else body
-            return self.http.build_request("POST", target, headers=hdrs, content=payload)
+            if timeout is None:
+                return self.http.build_request("POST", target, headers=hdrs, content=payload)
+            return self.http.build_request(
+                "POST", target, headers=hdrs, content=payload, timeout=timeout
+            )
 
         return await self._retrying(
             build,
@@ -312,9 +327,14 @@ class AsyncXrpcClient:
     ) -> httpx.Response:
         log.debug("xrpc %s %s", request.method, nsid)
         with wrap_transport_errors(nsid):
-            response = await self.http.send(
-                request, auth=self.auth if auth else None, stream=stream
-            )
+            if self.egress is not None:
+                response = await self.egress.send(
+                    request, auth=self.auth if auth else None, stream=stream
+                )
+            else:
+                response = await self.http.send(
+                    request, auth=self.auth if auth else None, stream=stream
+                )
         info = parse_rate_limit(response.headers)
         if info is not None:
             self.rate_limit = info

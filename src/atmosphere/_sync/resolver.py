@@ -22,6 +22,7 @@ import httpx
 
 from .._cache import TtlCache
 from .._defaults import DEFAULT_PLC_URL, DEFAULT_RESOLVER_TIMEOUT, USER_AGENT
+from .._egress import check_origin
 from .._identity import (
     Identity,
     check_resolvable_handle,
@@ -42,8 +43,10 @@ from ..errors import (
     HandleResolutionError,
     NetworkTimeoutError,
     ResponseTooLargeError,
+    UnsafeTargetError,
 )
 from .body import read_capped
+from .egress import Egress, make_public_client, policy_for
 
 if TYPE_CHECKING:  # dnspython and pydantic load on first use, not at import
     import dns.resolver
@@ -106,6 +109,13 @@ class IdentityResolver:
         max_document_bytes: the largest DID document accepted.
         max_well_known_bytes: the largest ``/.well-known/atproto-did`` body accepted.
         clock: the cache's clock (seconds), ``time.monotonic`` by default.
+        allow_private_hosts: local development: let targets from identity data
+            (well-known hosts, ``did:web`` hosts, PDS endpoints) be private,
+            loopback or plain-http hosts. ``None`` (default) reads
+            ``ATMOSPHERE_ALLOW_PRIVATE_HOSTS=1`` from the environment; off
+            otherwise, and then only public https hosts on the default port
+            are fetched or returned (``plc_url`` is the caller's choice and
+            is never checked).
     """
 
     def __init__(
@@ -121,6 +131,8 @@ class IdentityResolver:
         max_document_bytes: int = 64 * 1024,
         max_well_known_bytes: int = 4096,
         clock: Callable[[], float] = time.monotonic,
+        allow_private_hosts: bool | None = None,
+        _egress: Egress | None = None,
     ) -> None:
         self._owns_http = http is None
         self._http = http or httpx.Client(
@@ -128,8 +140,24 @@ class IdentityResolver:
             follow_redirects=False,
             headers={"User-Agent": USER_AGENT},
         )
+        if _egress is None:
+            owned = self._owns_http
+
+            def make_public() -> httpx.Client:
+                return make_public_client(timeout=timeout, headers={"User-Agent": USER_AGENT})
+
+            _egress = Egress(
+                self._http,
+                policy_for(allow_private_hosts),
+                make_public=make_public if owned else None,
+            )
+            self._owns_egress = True
+        else:
+            self._owns_egress = False
+        self._egress = _egress
         self._dns_resolver = dns_resolver
         self.plc_url = plc_url.rstrip("/")
+        self._egress.trust(self.plc_url)
         self.timeout = timeout
         self.max_document_bytes = max_document_bytes
         self.max_well_known_bytes = max_well_known_bytes
@@ -144,6 +172,8 @@ class IdentityResolver:
 
     def close(self) -> None:
         """Close the HTTP client if this resolver created it."""
+        if self._owns_egress:
+            self._egress.close()
         if self._owns_http:
             self._http.close()
 
@@ -157,6 +187,11 @@ class IdentityResolver:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    @property
+    def allow_private_hosts(self) -> bool:
+        """Whether local development is on (private and plain-http targets allowed)."""
+        return self._egress.policy.allow_private_hosts
 
     def clear_cache(self) -> None:
         """Forget every cached handle and document (positive and negative)."""
@@ -216,7 +251,16 @@ class IdentityResolver:
     def resolve_pds(self, identifier: str) -> str:
         """The PDS endpoint (e.g. ``"https://pds.example.com"``) of a handle or DID."""
         did = identifier if identifier.startswith("did:") else self.resolve_handle(identifier)
-        return document_pds_endpoint(self.resolve_did(did))
+        return self._pds_endpoint(self.resolve_did(did))
+
+    def _pds_endpoint(self, document: DidDocument) -> str:
+        """The document's PDS endpoint, once it is an allowed target (``DidResolutionError``)."""
+        endpoint = document_pds_endpoint(document)
+        try:
+            check_origin(endpoint, self._egress.policy)
+        except UnsafeTargetError as exc:
+            raise DidResolutionError(document.id, f"PDS endpoint refused: {exc}") from None
+        return endpoint
 
     def resolve(self, identifier: str) -> Identity:
         """Resolve a handle or DID to an :class:`Identity`, checking the handle both ways.
@@ -244,7 +288,7 @@ class IdentityResolver:
         return Identity(
             did=document.id,
             handle=verified,
-            pds_endpoint=document_pds_endpoint(document),
+            pds_endpoint=self._pds_endpoint(document),
             document=document,
         )
 
@@ -354,14 +398,14 @@ class IdentityResolver:
         if remaining <= 0:
             raise _LookupFailed(f"timed out after {self.timeout}s", transient=True)
         try:
-            with self._http.stream(
-                "GET",
-                url,
-                headers={"Accept": accept},
-                timeout=remaining,
-                follow_redirects=False,
-                auth=None,  # never send a client's credentials to a third-party host
-            ) as response:
+            request = self._http.build_request(
+                "GET", url, headers={"Accept": accept}, timeout=remaining
+            )
+            # Well-known and did:web hosts are checked (public only) and never
+            # followed through redirects; auth=None: never send a client's
+            # credentials to a third-party host.
+            response = self._egress.send(request, auth=None, stream=True, redirects=False)
+            try:
                 if not response.is_success:
                     return _Reply(response.status_code, response.headers, b"")
                 try:
@@ -375,6 +419,10 @@ class IdentityResolver:
                         f"timed out after {self.timeout}s", transient=True
                     ) from None
                 return _Reply(response.status_code, response.headers, body)
+            finally:
+                response.close()
+        except UnsafeTargetError as exc:
+            raise _LookupFailed(f"refused: {exc}", transient=False) from None
         except httpx.TimeoutException as exc:
             reason = f"timed out after {self.timeout}s"
             raise _LookupFailed(reason, transient=True, cause=exc) from None

@@ -26,6 +26,7 @@ from .._retry import NO_RETRY, Failure, RetryDecision, RetryPolicy, classify_fai
 from .._wire import (
     MAX_ERROR_BODY,
     ParamValue,
+    dump_json,
     encode_params,
     with_query,
     wrap_transport_errors,
@@ -42,6 +43,7 @@ from ..errors import (
     XrpcError,
 )
 from .body import read_capped
+from .egress import Egress
 
 __all__ = ["XrpcClient", "Content"]
 
@@ -78,6 +80,9 @@ class XrpcClient:
         sleep: waits between attempts (injectable for tests).
         clock: unix-time source, compared with rate-limit reset times.
         random: source of jitter in ``[0, 1)``.
+        egress: routes each request and refuses targets from identity data
+            that are not public (``None``: every request goes through ``http``
+            unchecked, for callers that only talk to URLs the user named).
     """
 
     def __init__(
@@ -90,8 +95,10 @@ class XrpcClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
         random: Callable[[], float] = _random.random,
+        egress: Egress | None = None,
     ) -> None:
         self.http = http
+        self.egress = egress
         self.auth = auth
         self.max_json_bytes = max_json_bytes
         self.retry = retry if retry is not None else NO_RETRY
@@ -139,11 +146,13 @@ class XrpcClient:
         headers: Mapping[str, str] | None = None,
         body_size: int | None = None,
         idempotent: bool = False,
+        timeout: float | None = None,
     ) -> Any:
         """Call a procedure (``POST``) with a JSON ``data`` or raw ``content`` body.
 
         Args:
-            data: a JSON-serialisable body.
+            data: a JSON-serialisable body (``bytes`` values are sent in the
+                data model's ``{"$bytes": ...}`` form).
             content: a raw body, in one of three forms:
 
                 - ``bytes``: sent as is; can be resent.
@@ -161,6 +170,8 @@ class XrpcClient:
                 rkey, ``uploadBlob``). Non-idempotent calls (the default) are
                 resent only when the request cannot have reached the server
                 (a connect failure) or was refused unprocessed (``429``).
+            timeout: seconds for each step of this request (connect, each
+                read, each write) instead of the HTTP client's timeouts.
 
         Returns the decoded JSON answer (``{}`` for an empty one).
         """
@@ -183,11 +194,15 @@ class XrpcClient:
                 body, replayable = content, False
         elif data is not None:
             hdrs["Content-Type"] = "application/json"
-            body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+            body = dump_json(data)
 
         def build() -> httpx.Request:
             payload = factory() if factory is not None else body
-            return self.http.build_request("POST", target, headers=hdrs, content=payload)
+            if timeout is None:
+                return self.http.build_request("POST", target, headers=hdrs, content=payload)
+            return self.http.build_request(
+                "POST", target, headers=hdrs, content=payload, timeout=timeout
+            )
 
         return self._retrying(
             build,
@@ -313,7 +328,12 @@ class XrpcClient:
     ) -> httpx.Response:
         log.debug("xrpc %s %s", request.method, nsid)
         with wrap_transport_errors(nsid):
-            response = self.http.send(request, auth=self.auth if auth else None, stream=stream)
+            if self.egress is not None:
+                response = self.egress.send(
+                    request, auth=self.auth if auth else None, stream=stream
+                )
+            else:
+                response = self.http.send(request, auth=self.auth if auth else None, stream=stream)
         info = parse_rate_limit(response.headers)
         if info is not None:
             self.rate_limit = info

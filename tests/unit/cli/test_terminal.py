@@ -63,7 +63,7 @@ def run(tmp_path: Path, server: FaultServer, *argv: str) -> tuple[int, str, str]
     out, err = io.StringIO(), io.StringIO()
     code = main(
         ["--plc-url", server.url, "--session-file", str(tmp_path / "cfg" / "session"), *argv],
-        env={},
+        env={"ATMOSPHERE_ALLOW_PRIVATE_HOSTS": "1"},  # the fake servers are on loopback
         stdin=io.StringIO(""),
         stdout=out,
         stderr=err,

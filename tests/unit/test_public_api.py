@@ -134,3 +134,31 @@ def test_importing_the_clients_loads_no_transport_backend_or_oauth_machinery() -
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_restoring_a_session_and_writing_loads_no_pydantic() -> None:
+    # A short job's path: import, restore a saved session, write one record.
+    code = """
+import base64, json, sys, time
+import httpx
+from atmosphere import AtmosphereClient
+
+def jwt(exp):
+    part = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()
+    return part({"alg": "HS256"}) + "." + part({"exp": exp, "sub": "did:plc:abc"}) + ".sig"
+
+cid = "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm"
+answer = {"uri": "at://did:plc:abc/app.x.y/3kabc", "cid": cid}
+http = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200, json=answer)))
+client = AtmosphereClient("https://pds.example", _client=http)
+now = time.time()
+saved = ":::".join(("alice.test", "did:plc:abc", jwt(now + 3600), jwt(now + 86400),
+                    "https://pds.example"))
+client.login_with_session(saved, verify=False)
+print(client.create_record("app.x.y", {"$type": "app.x.y", "n": 1}).rkey)
+print(sorted({m.split('.')[0] for m in sys.modules} & {"pydantic", "dns"}))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.split() == ["3kabc", "[]"]

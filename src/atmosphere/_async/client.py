@@ -50,6 +50,7 @@ from .._session import (
     SessionLock,
     SessionState,
     SessionStore,
+    SessionTokens,
     is_valid_session_handle,
     is_valid_token,
     pds_from_session,
@@ -498,7 +499,8 @@ class AsyncCoreClient(AsyncOAuthLogin):
             if not is_valid_session_handle(info["handle"]):
                 self._store.clear()
                 raise InvalidResponseError(f"{GET_SESSION}: answer holds no valid handle")
-            updated = current.session.model_copy(update={"handle": info["handle"]})
+            old = current.session
+            updated = SessionTokens(old.did, info["handle"], old.access_jwt, old.refresh_jwt)
             self._store.set(SessionState(session=updated, pds_url=current.pds_url), notify=False)
 
     async def _restore_oauth(self, text: str, *, verify: bool) -> None:

@@ -129,8 +129,8 @@ def test_loopback_login_then_every_call_is_dpop_signed_and_logout_revokes(
         assert uri.authority == alice.did
         assert client.get_record(uri)["text"] == "hello over OAuth"
         client.put_record(COLLECTION, uri.rkey, _note("updated over OAuth"))
-        values, _ = client.list_records(COLLECTION)  # the records' values, as atdata lists them
-        assert "updated over OAuth" in [v.get("text") for v in values]
+        records, _ = client.list_records(COLLECTION)
+        assert "updated over OAuth" in [r.get("text") for r in records]
         client.delete_record(uri)
 
         # Blobs: bytes, and a file streamed from disk.

@@ -104,3 +104,16 @@ def test_importing_the_clients_loads_neither_pydantic_nor_dnspython() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_importing_the_clients_does_not_load_asyncio() -> None:
+    # An asyncio program has it loaded already; a sync one should not pay for it.
+    code = (
+        "import sys\n"
+        "from atmosphere import AtmosphereClient, AsyncAtmosphereClient\n"
+        "print('asyncio' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "False"

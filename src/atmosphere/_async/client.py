@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import asyncio  # unasync: drop
 import io
 import logging
 import os
@@ -720,7 +719,7 @@ class AsyncCoreClient(AsyncOAuthLogin):
     def _session(self) -> _Account:
         account = self._account()
         if account is None:
-            raise NotAuthenticatedError("not authenticated: call login() first")
+            raise NotAuthenticatedError(NOT_AUTHENTICATED)
         return account
 
     def _is_self(self, authority: str) -> bool:
@@ -1196,6 +1195,8 @@ class AsyncCoreClient(AsyncOAuthLogin):
             raise InvalidArgumentError(f"max_concurrency must be >= 1, got {max_concurrency}")
         items = [b if isinstance(b, tuple) else (b, mime_type) for b in blobs]
         self._session()
+        import asyncio  # not at module level: see _concurrency.async_sleep
+
         gate = asyncio.Semaphore(max_concurrency)
 
         async def one(data: BlobInput, mime: str) -> BlobRef:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import webbrowser
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -275,6 +274,8 @@ class AsyncOAuthLogin:
             if callable(open_browser):
                 await to_thread(open_browser, pending.url)
             elif open_browser:
+                import webbrowser  # here: it loads subprocess, and only this path needs it
+
                 await to_thread(webbrowser.open, pending.url)
             params = await to_thread(callback.wait, timeout)
         return await self.oauth_finish(params, pending)

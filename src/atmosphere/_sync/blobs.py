@@ -13,9 +13,8 @@ import os
 from collections.abc import Iterable, Iterator
 
 from .._blobsource import BlobSource, ProgressCallback
-from .._blobverify import Verifier, atomic_file
+from .._blobverify import VerifiedWriter, Verifier, atomic_file
 from .._concurrency import call_inline
-from .body import closed_after
 
 __all__ = ["iter_verified", "prepare_source", "source_chunks", "write_verified"]
 
@@ -71,13 +70,15 @@ def write_verified(
     """Stream ``chunks`` to ``path`` through a verified, atomically renamed temp file.
 
     Returns the number of bytes written. On a CID mismatch, a transport error
-    or any other failure, no file is left at ``path`` (or beside it).
+    or any other failure, no file is left at ``path`` (or beside it). The
+    chunks are hashed and written in a background thread while the next ones
+    arrive (see :class:`~atmosphere._blobverify.VerifiedWriter`).
     """
-    written = 0
-    verified = iter_verified(chunks, cid, total=total, progress=progress)
-    with atomic_file(path) as out:
-        with closed_after(verified) as released:
-            for chunk in released:
-                call_inline(out.write, chunk)
-                written += len(chunk)
-    return written
+    with atomic_file(path) as out, VerifiedWriter(out, cid, total, progress) as writer:
+        # Hashing and writing run a few chunks behind, in the writer's thread;
+        # nothing is renamed into place before ``finish`` verified the CID.
+        for chunk in chunks:
+            if writer.full():
+                call_inline(writer.wait)
+            writer.feed(chunk)
+        return call_inline(writer.finish)

@@ -721,7 +721,7 @@ class CoreClient(OAuthLogin):
     def _session(self) -> _Account:
         account = self._account()
         if account is None:
-            raise NotAuthenticatedError("not authenticated: call login() first")
+            raise NotAuthenticatedError(NOT_AUTHENTICATED)
         return account
 
     def _is_self(self, authority: str) -> bool:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import webbrowser
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -277,6 +276,8 @@ class OAuthLogin:
             if callable(open_browser):
                 call_inline(open_browser, pending.url)
             elif open_browser:
+                import webbrowser  # here: it loads subprocess, and only this path needs it
+
                 call_inline(webbrowser.open, pending.url)
             params = call_inline(callback.wait, timeout)
         return self.oauth_finish(params, pending)

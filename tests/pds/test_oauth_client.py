@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -33,8 +33,8 @@ from atmosphere import (
 )
 from tests.support.appview import QUERY, AppView
 from tests.support.lying_as import LyingAuthorizationServer
-from tests.support.oauth_provider import approve, reject
-from tests.support.pds import Account, PdsProcess, start_pds
+from tests.support.oauth_provider import approve, consent, reject
+from tests.support.pds import PdsProcess, start_pds
 
 pytestmark = pytest.mark.pds
 
@@ -62,18 +62,6 @@ class Recorder:
 
 async def _arecord(recorder: Recorder, response: httpx.Response) -> None:
     recorder(response)
-
-
-def consent(account: Account, *, scope: str | None = None) -> Callable[[str], None]:
-    """An ``open_browser`` that signs in, consents, and follows the redirect to the callback."""
-
-    def open_browser(url: str) -> None:
-        redirect = approve(url, account.handle, account.password, scope=scope)
-        page = httpx.get(redirect, trust_env=False, timeout=30)
-        assert page.status_code == 200
-        assert "You may close this window" in page.text
-
-    return open_browser
 
 
 def _client(pds: PdsProcess, **options: object) -> AtmosphereClient:

@@ -1,8 +1,14 @@
-"""Canned OAuth server documents for unit tests (shaped like the reference PDS's)."""
+"""Canned OAuth server documents for unit tests (shaped like the reference PDS's),
+and :class:`World`, fake PDS/PLC/authorization servers behind one MockTransport handler."""
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
 
 
 def as_metadata(issuer: str = "https://auth.example") -> dict[str, Any]:
@@ -41,3 +47,90 @@ def did_doc(did: str, pds_url: str, handle: str | None = None) -> dict[str, Any]
             {"id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": pds_url}
         ],
     }
+
+
+PDS = "https://pds.example"
+ISSUER = "https://auth.example"
+LIAR = "https://liar.example"
+PLC = "https://plc.example"
+ALICE = "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa"
+MALLORY = "did:plc:mmmmmmmmmmmmmmmmmmmmmmmm"
+OTHER_PDS = "https://other-pds.example"
+
+
+def claims(proof: str) -> dict[str, Any]:
+    """The claims of a JWT (a DPoP proof), unverified."""
+    seg = proof.split(".")[1]
+    answer: dict[str, Any] = json.loads(base64.urlsafe_b64decode(seg + "=" * (-len(seg) % 4)))
+    return answer
+
+
+class World:
+    """Fake PDS, PLC and authorization servers; ``sub`` says whom the token is for.
+
+    ``alice.example`` (on ``PDS``, authorized by ``ISSUER``) and
+    ``mallory.example`` (on ``OTHER_PDS``, authorized by ``LIAR``); the
+    authorization servers ask for a DPoP nonce first and answer PAR, token and
+    revocation requests; ``requests`` keeps every request.
+    """
+
+    def __init__(self, *, sub: str = ALICE, token_issuer: str = ISSUER) -> None:
+        self.sub = sub
+        self.token_issuer = token_issuer
+        self.requests: list[httpx.Request] = []
+        self.nonce_counter = 0
+        self.always_new_nonce = False
+
+    def _nonce(self) -> str:
+        if self.always_new_nonce:
+            self.nonce_counter += 1
+        return f"nonce-{self.nonce_counter}"
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        """The MockTransport handler."""
+        self.requests.append(request)
+        url = str(request.url.copy_with(query=None))
+        docs = {
+            f"{PDS}/.well-known/oauth-protected-resource": pr_metadata(PDS, ISSUER),
+            f"{OTHER_PDS}/.well-known/oauth-protected-resource": pr_metadata(OTHER_PDS, LIAR),
+            f"{ISSUER}/.well-known/oauth-authorization-server": as_metadata(ISSUER),
+            f"{LIAR}/.well-known/oauth-authorization-server": as_metadata(LIAR),
+            f"{PLC}/{ALICE}": did_doc(ALICE, PDS, "alice.example"),
+            f"{PLC}/{MALLORY}": did_doc(MALLORY, OTHER_PDS, "mallory.example"),
+            f"{PDS}/xrpc/com.atproto.identity.resolveHandle": {"did": ALICE},
+        }
+        if url in docs:
+            return httpx.Response(200, json=docs[url])
+        if request.method == "POST" and url.startswith((ISSUER, LIAR)):
+            proof = claims(request.headers["DPoP"])
+            headers = {"DPoP-Nonce": self._nonce()}
+            if proof.get("nonce") != f"nonce-{self.nonce_counter}" or self.always_new_nonce:
+                return httpx.Response(400, json={"error": "use_dpop_nonce"}, headers=headers)
+            form = dict(parse_qsl(request.content.decode()))
+            if url.endswith("/oauth/par"):
+                return httpx.Response(
+                    201, json={"request_uri": "urn:req:1", "expires_in": 300}, headers=headers
+                )
+            if url.endswith("/oauth/token"):
+                if form.get("code") == "bad":
+                    return httpx.Response(
+                        400,
+                        json={"error": "invalid_grant", "error_description": "Invalid code"},
+                        headers=headers,
+                    )
+                answer = {
+                    "access_token": "at-1",
+                    "token_type": "DPoP",
+                    "refresh_token": "ref-1",
+                    "scope": "atproto transition:generic",
+                    "sub": self.sub,
+                    "expires_in": 60,
+                }
+                return httpx.Response(200, json=answer, headers=headers)
+            if url.endswith("/oauth/revoke"):
+                return httpx.Response(200, json={}, headers=headers)
+        return httpx.Response(404, json={"error": "NotFound"})
+
+    def paths(self) -> list[str]:
+        """``METHOD url`` (without the query) of each request, in order."""
+        return [f"{r.method} {r.url.copy_with(query=None)}" for r in self.requests]

@@ -12,11 +12,15 @@ jar would not send it back over ``http://localhost``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from http.cookies import SimpleCookie
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
+
+if TYPE_CHECKING:
+    from tests.support.pds import Account
 
 API_PATH = "/@atproto/oauth-provider/~api"
 
@@ -160,3 +164,16 @@ def reject(authorize_url: str) -> str:
     """Deny consent through the provider's API; the URL it redirects the browser to."""
     with ProviderSession(authorize_url) as visit:
         return visit.reject()
+
+
+def consent(account: Account, *, scope: str | None = None) -> Callable[[str], None]:
+    """An ``open_browser`` for ``login_oauth``: sign in as ``account``, consent, and
+    follow the redirect to the client's loopback callback server, as a browser would."""
+
+    def open_browser(url: str) -> None:
+        redirect = approve(url, account.handle, account.password, scope=scope)
+        page = httpx.get(redirect, trust_env=False, timeout=30)
+        assert page.status_code == 200
+        assert "You may close this window" in page.text
+
+    return open_browser

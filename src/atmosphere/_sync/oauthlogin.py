@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from .._concurrency import call_inline
-from .._oauth.client_id import DEFAULT_SCOPE, ClientIdentity, loopback_client
+from .._oauth.client_id import DEFAULT_SCOPE, ClientIdentity, check_client_id, loopback_client
 from .._syntax import is_valid_did, is_valid_handle
 from ..errors import AtmosphereError, InvalidArgumentError
 
@@ -68,8 +68,7 @@ def _web_client(redirect_uri: str, client_id: str | None, scope: str) -> ClientI
     if not isinstance(redirect_uri, str):
         raise InvalidArgumentError("redirect_uri must be a str")
     if client_id is not None:
-        if not isinstance(client_id, str) or not client_id.startswith(("https://", "http://")):
-            raise InvalidArgumentError("client_id must be the URL of the client metadata document")
+        check_client_id(client_id)
         return ClientIdentity(client_id=client_id, redirect_uri=redirect_uri, scope=scope)
     parts = urlsplit(redirect_uri)
     if parts.scheme != "http" or parts.hostname != "127.0.0.1" or parts.port is None:
@@ -185,9 +184,10 @@ class OAuthLogin:
         Args:
             identifier: a handle, a DID, or a PDS/entryway URL (then whoever signs in).
             redirect_uri: where the server sends the browser back (your callback route).
-            client_id: the URL of your client metadata document. Without it the
-                client is a loopback development client, and ``redirect_uri``
-                must be ``http://127.0.0.1:<port>/...``.
+            client_id: the https URL of your client metadata document (the
+                same one is sent in the PAR, the authorization URL and the token
+                request). Without it the client is a loopback development
+                client, and ``redirect_uri`` must be ``http://127.0.0.1:<port>/...``.
             scope: the scopes to ask for (must include ``atproto``).
 
         Returns the pending authorization. Keep it server-side until the callback

@@ -17,7 +17,7 @@ import sys
 import textwrap
 import threading
 from collections.abc import Iterator
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
@@ -32,9 +32,11 @@ from atmosphere import (
     ScopeMissingError,
     XrpcError,
 )
+from atmosphere._oauth.client_id import loopback_client
 from atmosphere._oauth.keys import DpopKey
+from tests.support import oauth_fakes as fakes
 from tests.support.flavours import Flavour
-from tests.support.oauth_fakes import did_doc, pr_metadata
+from tests.support.oauth_fakes import World, did_doc, pr_metadata
 
 PDS = "https://pds.example"
 ISSUER = "https://auth.example"
@@ -367,3 +369,85 @@ def test_oauth_discovery_goes_only_to_public_hosts_by_default(
         client.oauth_start(DID, redirect_uri="http://127.0.0.1:8080/callback")
     assert not any("10.0.0.7" in url or "127.0.0.1" in url for url in seen)
     assert not client.is_authenticated
+
+
+WEB_APP_ID = "https://app.example/oauth-client-metadata.json"
+WEB_APP_CALLBACK = "https://app.example/oauth/callback"
+
+
+def test_a_web_app_sends_its_metadata_url_as_client_id_at_every_step(flavour: Flavour) -> None:
+    """A deployed web app: PAR, the authorization URL and the token request share its client_id."""
+    world = World()
+    client = flavour.client(fakes.PDS, plc_url=fakes.PLC, _client=flavour.http(world.handler))
+    pending = client.oauth_start(
+        "alice.example", redirect_uri=WEB_APP_CALLBACK, client_id=WEB_APP_ID
+    )
+    par = [r for r in world.requests if r.url.path == "/oauth/par"]
+    assert par  # (the first one may be refused for want of a nonce)
+    for request in par:
+        form = dict(parse_qsl(request.content.decode()))
+        assert form["client_id"] == WEB_APP_ID
+        assert form["redirect_uri"] == WEB_APP_CALLBACK
+        assert form["login_hint"] == "alice.example"
+    query = dict(parse_qsl(urlsplit(pending.url).query))
+    assert pending.url.startswith(f"{fakes.ISSUER}/oauth/authorize?")
+    assert query == {"client_id": WEB_APP_ID, "request_uri": "urn:req:1"}
+
+    # The callback arrives in another request handler, with the pending state from storage.
+    stored = json.loads(json.dumps(pending.to_dict()))
+    handler = flavour.client(fakes.PDS, plc_url=fakes.PLC, _client=flavour.http(world.handler))
+    params = {"state": pending.state, "iss": fakes.ISSUER, "code": "cod-1"}
+    session = handler.oauth_finish(params, stored)
+    token = [r for r in world.requests if r.url.path == "/oauth/token"]
+    assert token
+    form = dict(parse_qsl(token[-1].content.decode()))
+    assert form["client_id"] == WEB_APP_ID
+    assert form["redirect_uri"] == WEB_APP_CALLBACK
+    assert form["grant_type"] == "authorization_code"
+    assert form["code"] == "cod-1"
+    assert session.client_id == WEB_APP_ID
+    assert (session.did, handler.did, handler.handle) == (fakes.ALICE, fakes.ALICE, "alice.example")
+
+    handler.logout()  # revocation names the same client
+    revoke = [r for r in world.requests if r.url.path == "/oauth/revoke"]
+    assert revoke
+    assert dict(parse_qsl(revoke[-1].content.decode()))["client_id"] == WEB_APP_ID
+
+
+@pytest.mark.parametrize(
+    "client_id",
+    [
+        "http://app.example/oauth-client-metadata.json",  # plain http, not a loopback client
+        "http://localhost:8080/oauth-client-metadata.json",  # loopback ids have no port or path
+        "http://127.0.0.1/oauth-client-metadata.json",
+        "ftp://app.example/oauth-client-metadata.json",
+        "https://app.example",  # no path
+        "https://app.example/",
+        "https://app.example/metadata/",  # a trailing slash
+        "https://app.example/client.json#frag",
+        "https://user:pw@app.example/client.json",
+        "https://203.0.113.7/client.json",  # an IP address
+        "https://[2001:db8::1]/client.json",
+        "app.example/client.json",
+        "",
+    ],
+)
+def test_a_web_app_client_id_must_be_an_https_metadata_url(
+    flavour: Flavour, client_id: str
+) -> None:
+    world = World()
+    client = flavour.client(fakes.PDS, plc_url=fakes.PLC, _client=flavour.http(world.handler))
+    with pytest.raises(InvalidArgumentError, match="client_id"):
+        client.oauth_start("alice.example", redirect_uri=WEB_APP_CALLBACK, client_id=client_id)
+    assert world.requests == []  # refused before anything is sent
+
+
+def test_a_loopback_client_id_is_still_accepted(flavour: Flavour) -> None:
+    """``http://localhost?...`` is the loopback development client, named explicitly."""
+    world = World()
+    client = flavour.client(fakes.PDS, plc_url=fakes.PLC, _client=flavour.http(world.handler))
+    redirect = "http://127.0.0.1:8080/callback"
+    client_id = loopback_client(8080, path="/callback").client_id
+    assert client_id.startswith("http://localhost?")
+    pending = client.oauth_start("alice.example", redirect_uri=redirect, client_id=client_id)
+    assert dict(parse_qsl(urlsplit(pending.url).query))["client_id"] == client_id

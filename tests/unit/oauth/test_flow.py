@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 from collections.abc import Callable, Iterator
 from urllib.parse import parse_qsl
 
@@ -32,83 +30,19 @@ from atmosphere.errors import (
     ResponseTooLargeError,
     TransportError,
 )
-from tests.support.oauth_fakes import as_metadata, did_doc, pr_metadata
-
-PDS = "https://pds.example"
-ISSUER = "https://auth.example"
-LIAR = "https://liar.example"
-PLC = "https://plc.example"
-ALICE = "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa"
-MALLORY = "did:plc:mmmmmmmmmmmmmmmmmmmmmmmm"
-OTHER_PDS = "https://other-pds.example"
-
-
-def _claims(proof: str) -> dict:
-    seg = proof.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(seg + "=" * (-len(seg) % 4)))
-
-
-class World:
-    """Fake PDS, PLC and authorization servers; ``sub`` says whom the token is for."""
-
-    def __init__(self, *, sub: str = ALICE, token_issuer: str = ISSUER) -> None:
-        self.sub = sub
-        self.token_issuer = token_issuer
-        self.requests: list[httpx.Request] = []
-        self.nonce_counter = 0
-        self.always_new_nonce = False
-
-    def _nonce(self) -> str:
-        if self.always_new_nonce:
-            self.nonce_counter += 1
-        return f"nonce-{self.nonce_counter}"
-
-    def handler(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        url = str(request.url.copy_with(query=None))
-        docs = {
-            f"{PDS}/.well-known/oauth-protected-resource": pr_metadata(PDS, ISSUER),
-            f"{OTHER_PDS}/.well-known/oauth-protected-resource": pr_metadata(OTHER_PDS, LIAR),
-            f"{ISSUER}/.well-known/oauth-authorization-server": as_metadata(ISSUER),
-            f"{LIAR}/.well-known/oauth-authorization-server": as_metadata(LIAR),
-            f"{PLC}/{ALICE}": did_doc(ALICE, PDS, "alice.example"),
-            f"{PLC}/{MALLORY}": did_doc(MALLORY, OTHER_PDS, "mallory.example"),
-            f"{PDS}/xrpc/com.atproto.identity.resolveHandle": {"did": ALICE},
-        }
-        if url in docs:
-            return httpx.Response(200, json=docs[url])
-        if request.method == "POST" and url.startswith((ISSUER, LIAR)):
-            proof = _claims(request.headers["DPoP"])
-            headers = {"DPoP-Nonce": self._nonce()}
-            if proof.get("nonce") != f"nonce-{self.nonce_counter}" or self.always_new_nonce:
-                return httpx.Response(400, json={"error": "use_dpop_nonce"}, headers=headers)
-            form = dict(parse_qsl(request.content.decode()))
-            if url.endswith("/oauth/par"):
-                return httpx.Response(
-                    201, json={"request_uri": "urn:req:1", "expires_in": 300}, headers=headers
-                )
-            if url.endswith("/oauth/token"):
-                if form.get("code") == "bad":
-                    return httpx.Response(
-                        400,
-                        json={"error": "invalid_grant", "error_description": "Invalid code"},
-                        headers=headers,
-                    )
-                answer = {
-                    "access_token": "at-1",
-                    "token_type": "DPoP",
-                    "refresh_token": "ref-1",
-                    "scope": "atproto transition:generic",
-                    "sub": self.sub,
-                    "expires_in": 60,
-                }
-                return httpx.Response(200, json=answer, headers=headers)
-            if url.endswith("/oauth/revoke"):
-                return httpx.Response(200, json={}, headers=headers)
-        return httpx.Response(404, json={"error": "NotFound"})
-
-    def paths(self) -> list[str]:
-        return [f"{r.method} {r.url.copy_with(query=None)}" for r in self.requests]
+from tests.support.oauth_fakes import (
+    ALICE,
+    ISSUER,
+    LIAR,
+    MALLORY,
+    OTHER_PDS,
+    PDS,
+    PLC,
+    World,
+    as_metadata,
+    claims,
+    pr_metadata,
+)
 
 
 @pytest.fixture
@@ -143,8 +77,8 @@ def test_par_retries_once_with_the_nonce(world: World, client: httpx.Client) -> 
     pending = _start(client, nonces)
     pars = [r for r in world.requests if r.url.path == "/oauth/par"]
     assert len(pars) == 2
-    assert "nonce" not in _claims(pars[0].headers["DPoP"])
-    assert _claims(pars[1].headers["DPoP"])["nonce"] == "nonce-0"
+    assert "nonce" not in claims(pars[0].headers["DPoP"])
+    assert claims(pars[1].headers["DPoP"])["nonce"] == "nonce-0"
     assert pending.expected_did == ALICE
     assert pending.pds_url == PDS
     assert pending.url.startswith(f"{ISSUER}/oauth/authorize?")
@@ -348,7 +282,7 @@ def test_dpop_auth_signs_and_retries_on_the_401_nonce_challenge() -> None:
     challenge = {"WWW-Authenticate": 'DPoP error="use_dpop_nonce"', "DPoP-Nonce": "pds-n"}
 
     def answer(request: httpx.Request) -> httpx.Response:
-        if _claims(request.headers["DPoP"]).get("nonce") != "pds-n":
+        if claims(request.headers["DPoP"]).get("nonce") != "pds-n":
             return httpx.Response(401, json={"error": "use_dpop_nonce"}, headers=challenge)
         return httpx.Response(200, json={"ok": True}, headers={"DPoP-Nonce": "pds-n"})
 
@@ -359,7 +293,7 @@ def test_dpop_auth_signs_and_retries_on_the_401_nonce_challenge() -> None:
         assert c.post(f"{PDS}/xrpc/a.b.c?x=1", json={"a": 1}).status_code == 200
         assert c.get(f"{PDS}/xrpc/a.b.d").status_code == 200
     assert len(requests) == 3
-    first, retry, later = (_claims(r.headers["DPoP"]) for r in requests)
+    first, retry, later = (claims(r.headers["DPoP"]) for r in requests)
     assert "nonce" not in first
     assert retry["nonce"] == "pds-n"
     assert later["nonce"] == "pds-n"

@@ -42,7 +42,7 @@ from .._nsid import (
     UPLOAD_BLOB,
 )
 from .._ratelimit import RateLimitInfo
-from .._records import record_envelope, record_page, write_result
+from .._records import check_records, record_envelope, record_page, write_result
 from .._retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from .._session import (
     SessionCallback,
@@ -872,6 +872,8 @@ class AsyncCoreClient:
         envelope = record_envelope(answer)
         if envelope is None:
             raise InvalidResponseError("com.atproto.repo.getRecord: answer has no record value")
+        assert parsed.collection is not None  # _record_uri checked both
+        check_records([envelope], repo, parsed.collection, parsed.rkey)
         return envelope
 
     async def _page(
@@ -892,6 +894,7 @@ class AsyncCoreClient:
         if page is None:
             raise InvalidResponseError("com.atproto.repo.listRecords: malformed page")
         records, cursor = page
+        check_records(records, target, collection)
         next_cursor = cursor if cursor and len(records) >= limit else None
         return records, next_cursor
 

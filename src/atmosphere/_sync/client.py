@@ -86,7 +86,7 @@ from ..errors import (
     XrpcError,
 )
 from .auth import SessionAuth
-from .blobs import iter_verified, prepare_source, source_chunks, write_verified
+from .blobs import bounded, iter_verified, prepare_source, source_chunks, write_verified
 from .egress import Egress, make_public_client, policy_for
 from .resolver import IdentityResolver
 from .xrpc import XrpcClient
@@ -102,6 +102,10 @@ _Client = TypeVar("_Client", bound="CoreClient")
 
 PAGE_MAX = 100
 """The most records one ``listRecords`` page may ask for."""
+
+DEFAULT_MAX_BLOB_SIZE = 1024**3
+"""The largest blob downloaded when neither the caller (``max_size``) nor the
+blob's PDS (``describeServer``'s ``blobUploadLimit``) names a smaller bound."""
 
 
 def check_limit(limit: int, *, upper: int | None = PAGE_MAX) -> int:
@@ -1042,10 +1046,35 @@ class CoreClient:
         query = httpx.QueryParams(encode_params({"did": did, "cid": cid}))
         return f"{xrpc_url(base, GET_BLOB)}?{query}"
 
+    def _blob_bound(self, base: str, max_size: int | None) -> int:
+        """The most bytes a blob from ``base`` may have: the caller's ``max_size``,
+        the PDS's advertised upload limit (no larger blob can be stored there),
+        else :data:`DEFAULT_MAX_BLOB_SIZE`; the smallest that is known."""
+        bounds = [DEFAULT_MAX_BLOB_SIZE] if max_size is None else [max_size]
+        server = self._blob_upload_limit(base)
+        if server is not None:
+            bounds.append(server)
+        return min(bounds)
+
     @contextmanager
-    def _blob_response(self, did: str, cid: str) -> Iterator[httpx.Response]:
+    def _blob_response(
+        self,
+        did: str,
+        cid: str,
+        max_size: int | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+    ) -> Iterator[tuple[Iterator[bytes], int | None]]:
+        """The open ``getBlob`` answer, its body's chunks (bounded) and its declared size.
+
+        The body is refused before it is read when it was encoded although
+        ``identity`` was asked for, or declares more bytes than the bound; the
+        chunks stop with ``ResponseTooLargeError`` as soon as they pass it.
+        """
         parse_cid(cid)
+        if max_size is not None:
+            check_limit(max_size, upper=None)
         base = self._blob_base(did)
+        bound = self._blob_bound(base, max_size)
         nsid = GET_BLOB
         request = self._http.build_request(
             "GET",
@@ -1057,14 +1086,25 @@ class CoreClient:
         )
         response = self._xrpc.send(request, nsid, auth=False, stream=True)
         try:
-            yield response
+            encoding = response.headers.get("content-encoding", "identity").strip().lower()
+            if encoding not in ("", "identity"):
+                raise InvalidResponseError(
+                    f"{nsid}: the answer is {encoding[:40]!r}-encoded; identity was asked for"
+                )
+            total = self._declared_size(response)
+            if total is not None and total > bound:
+                raise ResponseTooLargeError(
+                    f"{nsid}: the answer declares {total} bytes, over {bound}"
+                )
+            limit = bound if total is None else total
+            yield bounded(response.iter_bytes(chunk_size), limit, nsid), total
         finally:
             response.close()
 
     @staticmethod
     def _declared_size(response: httpx.Response) -> int | None:
-        declared = response.headers.get("content-length", "")
-        return int(declared) if declared.isdigit() else None
+        declared = response.headers.get("content-length", "").strip()
+        return int(declared) if declared.isdigit() and len(declared) < 20 else None
 
     def iter_blob(
         self,
@@ -1073,6 +1113,7 @@ class CoreClient:
         *,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         progress: ProgressCallback | None = None,
+        max_size: int | None = None,
     ) -> Iterator[bytes]:
         """Stream a blob in chunks of up to ``chunk_size`` bytes, verified against its CID.
 
@@ -1084,16 +1125,19 @@ class CoreClient:
         nothing derived from them before that. ``progress(done, total)``
         counts bytes received (``total`` from ``Content-Length``, else ``None``).
         The request is sent on the first ``next()``.
+
+        The download is bounded: by ``max_size`` (bytes) when given, by the
+        PDS's advertised ``blobUploadLimit``, else by ``DEFAULT_MAX_BLOB_SIZE``
+        (1 GiB), and by the declared ``Content-Length``; past the smallest,
+        :class:`ResponseTooLargeError` is raised at once. An answer in a
+        content encoding that was not asked for (gzip …) is refused
+        (:class:`InvalidResponseError`) before it is read.
         """
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size <= 0:
             raise InvalidArgumentError(f"chunk_size must be a positive int, got {chunk_size!r}")
-        with self._blob_response(did, cid) as response:
-            total = self._declared_size(response)
-            with wrap_transport_errors(GET_BLOB):
-                for chunk in iter_verified(
-                    response.iter_bytes(chunk_size), cid, total=total, progress=progress
-                ):
-                    yield chunk
+        with self._blob_response(did, cid, max_size, chunk_size) as (chunks, total):
+            for chunk in iter_verified(chunks, cid, total=total, progress=progress):
+                yield chunk
 
     def download_blob(
         self,
@@ -1102,14 +1146,17 @@ class CoreClient:
         path: str | os.PathLike[str],
         *,
         progress: ProgressCallback | None = None,
+        max_size: int | None = None,
     ) -> int:
-        """Download a blob to ``path``, verified, with bounded memory.
+        """Download a blob to ``path``, verified, with bounded memory and size.
 
         The bytes go to a temporary file in the same directory, are checked
         against ``cid``, then renamed into place atomically (replacing any
         file at ``path``). A failed or tampered download leaves no file
         behind, and an existing file at ``path`` untouched. Returns the size
-        in bytes. ``progress(done, total)`` counts bytes received.
+        in bytes. ``progress(done, total)`` counts bytes received. The size
+        is bounded as for :meth:`iter_blob` (``max_size`` …): the temporary
+        file never grows past the bound.
 
         Raises:
             IntegrityError: the bytes do not hash to ``cid``.
@@ -1118,25 +1165,20 @@ class CoreClient:
         target = os.fspath(path)
         if os.path.isdir(target):
             raise InvalidArgumentError(f"{target!r} is a directory")
-        with self._blob_response(did, cid) as response:
-            total = self._declared_size(response)
-            with wrap_transport_errors(GET_BLOB):
-                return write_verified(
-                    response.iter_bytes(DEFAULT_CHUNK_SIZE),
-                    cid,
-                    target,
-                    total=total,
-                    progress=progress,
-                )
+        with self._blob_response(did, cid, max_size) as (chunks, total):
+            return write_verified(chunks, cid, target, total=total, progress=progress)
 
-    def get_blob(self, did: str, cid: str) -> bytes:
+    def get_blob(self, did: str, cid: str, *, max_size: int | None = None) -> bytes:
         """Download a blob from the PDS named in the DID's document, verified against its CID.
+
+        Bounded as :meth:`iter_blob` is (``max_size`` in bytes, the PDS's
+        limit, 1 GiB by default): memory never holds more than the bound.
 
         Raises:
             IntegrityError: the bytes do not hash to ``cid``.
             BlobNotFoundError: the PDS has no such (referenced) blob.
         """
         buffer = io.BytesIO()  # grows in place: no second copy when done
-        for chunk in self.iter_blob(did, cid):
+        for chunk in self.iter_blob(did, cid, max_size=max_size):
             buffer.write(chunk)
         return buffer.getvalue()

@@ -6,7 +6,9 @@ these tests. Each test failed on main before its fix.
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,9 +17,11 @@ import pytest
 from atmosphere import (
     InvalidResponseError,
     RecordMismatchError,
+    ResponseTooLargeError,
     SessionRefreshError,
 )
-from tests.support.fake_pds import FakePds, did_document, route_by_host
+from atmosphere._async.client import DEFAULT_MAX_BLOB_SIZE
+from tests.support.fake_pds import FakePds, blob_cid, did_document, route_by_host
 from tests.support.flavours import Flavour, NoDns
 
 PASSWORD = "correct horse battery staple"
@@ -206,3 +210,122 @@ def test_login_by_did_on_a_named_pds_refuses_another_did(flavour: Flavour) -> No
     with pytest.raises(InvalidResponseError, match=MALLORY):
         client.login(ALICE, PASSWORD)
     assert not client.is_authenticated
+
+
+# -- item 5: blob downloads are bounded ---------------------------------------------------------
+
+SMALL_CID = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"  # any CID will do
+MIB = 1024 * 1024
+
+
+class _Firehose:
+    """A getBlob body of ``chunks`` MiB, counting how much of it was pulled."""
+
+    def __init__(self, chunks: int) -> None:
+        self.chunks = chunks
+        self.pulled = 0
+
+    def __iter__(self) -> Any:
+        for _ in range(self.chunks):
+            self.pulled += 1
+            yield b"\0" * MIB
+
+
+def _blob_server(
+    flavour: Flavour,
+    body: _Firehose | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    limit: int | None = None,
+    content: bytes | None = None,
+) -> Handler:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "plc.directory":
+            return httpx.Response(200, json=did_document(MALLORY, "mallory.test", FOREIGN))
+        if request.url.path.endswith("describeServer"):
+            described: dict[str, Any] = {"did": "did:web:pds.example.com"}
+            if limit is not None:
+                described["blobUploadLimit"] = limit
+            return httpx.Response(200, json=described)
+        assert request.headers["accept-encoding"] == "identity"
+        if content is not None:
+            return httpx.Response(200, content=content, headers=headers)
+        assert body is not None
+        return httpx.Response(200, content=flavour.stream(body), headers=headers)
+
+    return handler
+
+
+def test_get_blob_stops_at_the_callers_max_size(flavour: Flavour) -> None:
+    body = _Firehose(256)
+    client = flavour.client(None, _client=flavour.http(_blob_server(flavour, body)))
+    with pytest.raises(ResponseTooLargeError):
+        client.get_blob(MALLORY, SMALL_CID, max_size=2 * MIB)
+    assert body.pulled <= 4  # stopped as soon as the bound was passed
+
+
+def test_iter_blob_stops_at_the_servers_advertised_limit(flavour: Flavour) -> None:
+    body = _Firehose(256)
+    client = flavour.client(None, _client=flavour.http(_blob_server(flavour, body, limit=MIB)))
+    received: list[int] = []
+
+    def consume() -> None:
+        for chunk in client.iter_blob(MALLORY, SMALL_CID):
+            received.append(len(chunk))
+
+    with pytest.raises(ResponseTooLargeError):
+        consume()
+    assert sum(received) <= 2 * MIB
+    assert body.pulled <= 3
+
+
+def test_download_blob_never_grows_past_the_bound(flavour: Flavour, tmp_path: Path) -> None:
+    body = _Firehose(256)
+    client = flavour.client(None, _client=flavour.http(_blob_server(flavour, body)))
+    target = tmp_path / "blob.bin"
+    with pytest.raises(ResponseTooLargeError):
+        client.download_blob(MALLORY, SMALL_CID, target, max_size=3 * MIB)
+    assert body.pulled <= 5
+    assert list(tmp_path.iterdir()) == []  # no file, no .part left behind
+
+
+def test_a_declared_length_over_the_bound_is_refused_before_reading(flavour: Flavour) -> None:
+    body = _Firehose(256)
+    headers = {"Content-Length": str(256 * MIB)}
+    client = flavour.client(
+        None, _client=flavour.http(_blob_server(flavour, body, headers=headers, limit=MIB))
+    )
+    with pytest.raises(ResponseTooLargeError, match="declares"):
+        client.get_blob(MALLORY, SMALL_CID)
+    assert body.pulled == 0
+
+
+def test_the_default_bound_applies_without_any_limit(flavour: Flavour) -> None:
+    assert DEFAULT_MAX_BLOB_SIZE == 1024**3
+    headers = {"Content-Length": str(2 * 1024**3)}
+    body = _Firehose(1)
+    client = flavour.client(
+        None, _client=flavour.http(_blob_server(flavour, body, headers=headers))
+    )
+    with pytest.raises(ResponseTooLargeError):
+        client.get_blob(MALLORY, SMALL_CID)
+    assert body.pulled == 0
+
+
+def test_an_unrequested_gzip_answer_is_refused(flavour: Flavour) -> None:
+    bomb = gzip.compress(b"\0" * (8 * MIB))
+    handler = _blob_server(flavour, headers={"Content-Encoding": "gzip"}, content=bomb)
+    client = flavour.client(None, _client=flavour.http(handler))
+    with pytest.raises(InvalidResponseError, match="gzip"):
+        client.get_blob(MALLORY, SMALL_CID)
+    with pytest.raises(InvalidResponseError, match="gzip"):
+        list(client.iter_blob(MALLORY, SMALL_CID))
+
+
+def test_a_blob_within_its_bounds_still_downloads(flavour: Flavour) -> None:
+    data = b"twelve bytes"
+    handler = _blob_server(flavour, content=data, limit=MIB)
+    client = flavour.client(None, _client=flavour.http(handler))
+    assert client.get_blob(MALLORY, blob_cid(data), max_size=12) == data
+    with pytest.raises(ResponseTooLargeError):
+        client.get_blob(MALLORY, blob_cid(data), max_size=11)

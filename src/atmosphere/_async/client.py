@@ -103,8 +103,13 @@ PAGE_MAX = 100
 """The most records one ``listRecords`` page may ask for."""
 
 DEFAULT_MAX_BLOB_SIZE = 1024**3
-"""The largest blob downloaded when neither the caller (``max_size``) nor the
-blob's PDS (``describeServer``'s ``blobUploadLimit``) names a smaller bound."""
+"""The largest blob streamed (``iter_blob``, ``download_blob``) unless the
+caller passes ``max_size``; the blob's PDS's advertised ``blobUploadLimit``
+lowers it."""
+
+DEFAULT_MAX_BLOB_MEMORY = 256 * 1024**2
+"""The largest blob :meth:`AsyncCoreClient.get_blob` holds in memory unless the
+caller passes ``max_size`` (stream larger ones with ``download_blob``)."""
 
 
 def check_limit(limit: int, *, upper: int | None = PAGE_MAX) -> int:
@@ -1207,14 +1212,16 @@ class AsyncCoreClient:
     async def get_blob(self, did: str, cid: str, *, max_size: int | None = None) -> bytes:
         """Download a blob from the PDS named in the DID's document, verified against its CID.
 
-        Bounded as :meth:`iter_blob` is (``max_size`` in bytes, the PDS's
-        limit, 1 GiB by default): memory never holds more than the bound.
+        Bounded as :meth:`iter_blob` is, but by default to 256 MiB
+        (``DEFAULT_MAX_BLOB_MEMORY``; ``max_size`` in bytes sets another
+        bound): memory never holds more than the bound.
 
         Raises:
             IntegrityError: the bytes do not hash to ``cid``.
             BlobNotFoundError: the PDS has no such (referenced) blob.
         """
         buffer = io.BytesIO()  # grows in place: no second copy when done
-        async for chunk in self.iter_blob(did, cid, max_size=max_size):
+        bound = DEFAULT_MAX_BLOB_MEMORY if max_size is None else max_size
+        async for chunk in self.iter_blob(did, cid, max_size=bound):
             buffer.write(chunk)
         return buffer.getvalue()

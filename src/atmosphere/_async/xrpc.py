@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from .._jsonlimits import check_density, json_cap
 from .._ratelimit import RateLimitInfo, parse_rate_limit
 from .._retry import NO_RETRY, Failure, RetryDecision, RetryPolicy, classify_failure, decide
 from .._wire import (
@@ -51,7 +52,9 @@ Content = bytes | AsyncIterable[bytes] | Callable[[], AsyncIterable[bytes]]
 """A raw procedure body: bytes, a one-shot iterable of chunks, or a factory of
 fresh iterables (resendable); see :meth:`AsyncXrpcClient.procedure`."""
 
-DEFAULT_MAX_JSON_BYTES = 32 * 1024 * 1024
+DEFAULT_MAX_JSON_BYTES = 16 * 1024 * 1024
+"""The most JSON accepted from a listing or an unknown method (others: see
+:mod:`atmosphere._jsonlimits`)."""
 
 
 async def _as_is(response: httpx.Response) -> httpx.Response:
@@ -72,7 +75,11 @@ class AsyncXrpcClient:
     Args:
         http: the ``httpx.Client`` to send through (not closed by this object).
         auth: the auth flow used for calls with ``auth=True``.
-        max_json_bytes: the largest JSON body accepted from a server.
+        max_json_bytes: the largest JSON body accepted from a server (for
+            listings and methods this library does not know; the methods it
+            calls that answer one object get smaller caps, and a large body
+            made of little but JSON values is refused before it is parsed:
+            see :mod:`atmosphere._jsonlimits`).
         retry: the retry policy; ``None`` sends every call once
             (``AtmosphereClient`` passes its own policy, retrying by default).
         sleep: waits between attempts (injectable for tests).
@@ -360,11 +367,12 @@ class AsyncXrpcClient:
     async def _json(self, response: httpx.Response, nsid: str) -> Any:
         try:
             with wrap_transport_errors(nsid):
-                body = await self._read_capped(response, self.max_json_bytes, nsid)
+                body = await self._read_capped(response, json_cap(nsid, self.max_json_bytes), nsid)
         finally:
             await response.aclose()
         if not body.strip():
             return {}
+        check_density(body, nsid)
         try:
             return json.loads(body)
         except (ValueError, RecursionError) as exc:  # RecursionError: absurd nesting

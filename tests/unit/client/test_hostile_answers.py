@@ -7,6 +7,7 @@ these tests. Each test failed on main before its fix.
 from __future__ import annotations
 
 import gzip
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,9 @@ from atmosphere import (
     ResponseTooLargeError,
     SessionRefreshError,
 )
-from atmosphere._async.client import DEFAULT_MAX_BLOB_SIZE
+from atmosphere._async.client import DEFAULT_MAX_BLOB_MEMORY, DEFAULT_MAX_BLOB_SIZE
+from atmosphere._jsonlimits import check_density, json_cap
+from atmosphere._nsid import GET_RECORD, LIST_RECORDS
 from tests.support.fake_pds import FakePds, blob_cid, did_document, route_by_host
 from tests.support.flavours import Flavour, NoDns
 
@@ -329,3 +332,88 @@ def test_a_blob_within_its_bounds_still_downloads(flavour: Flavour) -> None:
     assert client.get_blob(MALLORY, blob_cid(data), max_size=12) == data
     with pytest.raises(ResponseTooLargeError):
         client.get_blob(MALLORY, blob_cid(data), max_size=11)
+
+
+def test_get_blob_holds_at_most_256_mib_by_default(flavour: Flavour) -> None:
+    assert DEFAULT_MAX_BLOB_MEMORY == 256 * MIB
+    body = _Firehose(1)
+    headers = {"Content-Length": str(300 * MIB)}
+    client = flavour.client(
+        None, _client=flavour.http(_blob_server(flavour, body, headers=headers))
+    )
+    with pytest.raises(ResponseTooLargeError):
+        client.get_blob(MALLORY, SMALL_CID)
+    assert body.pulled == 0
+
+
+# -- item 10: JSON answers are capped per method, and by density -----------------------------
+
+
+def _answering(body: bytes) -> Handler:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "plc.directory":
+            return httpx.Response(200, json=did_document(MALLORY, "mallory.test", FOREIGN))
+        return httpx.Response(200, content=body, headers={"Content-Type": "application/json"})
+
+    return handler
+
+
+def _padded(size: int) -> bytes:
+    """A valid getRecord-shaped JSON answer of about ``size`` bytes (one long string)."""
+    uri = f"at://{MALLORY}/{COLL}/k1"
+    return json.dumps({"uri": uri, "value": {"$type": COLL, "text": "x" * size}}).encode()
+
+
+def test_a_single_record_answer_is_capped_small(flavour: Flavour) -> None:
+    client = flavour.client(None, _client=flavour.http(_answering(_padded(5 * MIB))))
+    with pytest.raises(ResponseTooLargeError):
+        client.get_record(f"at://{MALLORY}/{COLL}/k1")
+    ok = flavour.client(None, _client=flavour.http(_answering(_padded(MIB))))
+    assert len(ok.get_record(f"at://{MALLORY}/{COLL}/k1")["text"]) == MIB
+
+
+def test_a_session_answer_is_capped_small(flavour: Flavour) -> None:
+    session = _session(ALICE, pad="x" * MIB)
+    client = flavour.client(
+        "https://my.pds", _client=flavour.http(lambda r: httpx.Response(200, json=session))
+    )
+    with pytest.raises(ResponseTooLargeError):
+        client.login("alice.test", PASSWORD)
+
+
+def test_a_listing_is_capped_at_16_mib(flavour: Flavour) -> None:
+    records = [_rec(f"at://{MALLORY}/{COLL}/k{i}", text="y" * (200 * 1024)) for i in range(90)]
+    body = json.dumps({"records": records}).encode()
+    assert len(body) > 16 * MIB
+    client = flavour.client(None, _client=flavour.http(_answering(body)))
+    with pytest.raises(ResponseTooLargeError):
+        client.list_records(COLL, repo=MALLORY)
+
+
+def test_a_dense_listing_is_refused_before_parsing(flavour: Flavour) -> None:
+    # 8 MiB of empty objects would cost ~200 MiB once parsed.
+    body = b'{"records":[' + b"{}," * (8 * MIB // 3) + b"{}]}"
+    client = flavour.client(None, _client=flavour.http(_answering(body)))
+    with pytest.raises(InvalidResponseError, match="JSON values"):
+        client.list_records(COLL, repo=MALLORY)
+
+
+def test_a_real_listing_is_not_too_dense(flavour: Flavour) -> None:
+    value = {"name": "dataset", "schemaRef": f"at://{MALLORY}/{COLL}/s", "tags": ["a", "b"]}
+    records = [_rec(f"at://{MALLORY}/{COLL}/k{i:04}", **value) for i in range(100)]
+    body = json.dumps({"records": records, "cursor": "k0099"}).encode()
+    assert len(body) > 16 * 1024
+    check_density(body * 4, "x")  # the same density, over the floor: accepted
+    client = flavour.client(None, _client=flavour.http(_answering(body)))
+    page, _ = client.list_records(COLL, repo=MALLORY)
+    assert len(page) == 100
+
+
+def test_density_rule_itself() -> None:
+    check_density(b"[" + b"{}," * 1000 + b"{}]", "small")  # small bodies pass
+    with pytest.raises(InvalidResponseError):
+        check_density(b"[" + b"0," * (64 * 1024) + b"0]", "ints")
+    check_density(json.dumps({"text": "prose, with commas: " * 10_000}).encode(), "text")
+    assert json_cap(GET_RECORD, 16 * MIB) == 4 * MIB
+    assert json_cap(LIST_RECORDS, 16 * MIB) == 16 * MIB
+    assert json_cap("app.bsky.feed.getTimeline", 16 * MIB) == 16 * MIB

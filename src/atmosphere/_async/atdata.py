@@ -16,6 +16,7 @@ from .._syntax import validate_nsid
 from .._types import Record
 from .client import AsyncCoreClient
 from .resolver import AsyncIdentityResolver
+from .xrpc import DEFAULT_DEADLINE
 
 __all__ = ["DEFAULT_NAMESPACE", "AsyncAtmosphereClient"]
 
@@ -28,7 +29,7 @@ class AsyncAtmosphereClient(AsyncCoreClient):
 
     Args:
         base_url, _client, plc_url, resolver, timeout, on_session_change, session_lock, retry,
-        allow_private_hosts:
+        allow_private_hosts, deadline:
             as for :class:`~atmosphere._async.client.AsyncCoreClient`.
         namespace: the atdata lexicon namespace for ``list_schemas`` & co.
 
@@ -52,6 +53,7 @@ class AsyncAtmosphereClient(AsyncCoreClient):
         namespace: str = DEFAULT_NAMESPACE,
         retry: RetryPolicy | None = None,
         allow_private_hosts: bool | None = None,
+        deadline: float | None = DEFAULT_DEADLINE,
     ) -> None:
         validate_nsid(f"{namespace}.record")
         super().__init__(
@@ -64,6 +66,7 @@ class AsyncAtmosphereClient(AsyncCoreClient):
             session_lock=session_lock,
             retry=retry,
             allow_private_hosts=allow_private_hosts,
+            deadline=deadline,
         )
         self.namespace = namespace
 

@@ -18,6 +18,7 @@ from .._syntax import validate_nsid
 from .._types import Record
 from .client import CoreClient
 from .resolver import IdentityResolver
+from .xrpc import DEFAULT_DEADLINE
 
 __all__ = ["DEFAULT_NAMESPACE", "AtmosphereClient"]
 
@@ -30,7 +31,7 @@ class AtmosphereClient(CoreClient):
 
     Args:
         base_url, _client, plc_url, resolver, timeout, on_session_change, session_lock, retry,
-        allow_private_hosts:
+        allow_private_hosts, deadline:
             as for :class:`~atmosphere._async.client.CoreClient`.
         namespace: the atdata lexicon namespace for ``list_schemas`` & co.
 
@@ -54,6 +55,7 @@ class AtmosphereClient(CoreClient):
         namespace: str = DEFAULT_NAMESPACE,
         retry: RetryPolicy | None = None,
         allow_private_hosts: bool | None = None,
+        deadline: float | None = DEFAULT_DEADLINE,
     ) -> None:
         validate_nsid(f"{namespace}.record")
         super().__init__(
@@ -66,6 +68,7 @@ class AtmosphereClient(CoreClient):
             session_lock=session_lock,
             retry=retry,
             allow_private_hosts=allow_private_hosts,
+            deadline=deadline,
         )
         self.namespace = namespace
 

@@ -29,6 +29,7 @@ from .._blobsource import (
 from .._calls import call_headers, check_params
 from .._cid import parse_cid
 from .._defaults import DEFAULT_PLC_URL, DEFAULT_TIMEOUT, USER_AGENT
+from .._egress import check_user_url
 from .._nsid import (
     CREATE_RECORD,
     CREATE_SESSION,
@@ -89,7 +90,7 @@ from .auth import SessionAuth
 from .blobs import bounded, iter_verified, prepare_source, source_chunks, write_verified
 from .egress import Egress, make_public_client, policy_for
 from .resolver import IdentityResolver
-from .xrpc import XrpcClient
+from .xrpc import DEFAULT_DEADLINE, XrpcClient
 
 __all__ = ["PAGE_MAX", "CoreClient", "check_limit"]
 
@@ -128,6 +129,14 @@ def _check_new_cursor(cursor: str, seen: set[str]) -> None:
     if cursor in seen:
         raise InvalidResponseError(f"{LIST_RECORDS}: the server repeated cursor {cursor[:64]!r}")
     seen.add(cursor)
+
+
+def _check_deadline(deadline: Any) -> float | None:
+    if deadline is None:
+        return None
+    if isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or not deadline > 0:
+        raise InvalidArgumentError(f"deadline must be a positive number or None, got {deadline!r}")
+    return float(deadline)
 
 
 def _check_secret(name: str, value: Any) -> str:
@@ -173,6 +182,11 @@ class CoreClient:
             default port, checked on the address actually connected to.
             ``base_url``, ``plc_url`` and a ``service_url`` you pass are your
             choice and are never checked.
+        deadline: seconds one JSON call (everything but blob transfers and
+            streamed answers) may take from sending to the last byte of its
+            answer, per attempt (60 by default; ``None`` for none). A server
+            that drips its answer within the per-step ``timeout`` is cut off
+            here with ``NetworkTimeoutError``.
 
     Examples:
         >>> client = AtmosphereClient()
@@ -193,11 +207,10 @@ class CoreClient:
         session_lock: SessionLock | None = None,
         retry: RetryPolicy | None = None,
         allow_private_hosts: bool | None = None,
+        deadline: float | None = DEFAULT_DEADLINE,
     ) -> None:
-        if base_url is not None and not (
-            isinstance(base_url, str) and base_url.startswith(("https://", "http://"))
-        ):
-            raise InvalidArgumentError("base_url must be an http(s) URL or None")
+        if base_url is not None:
+            check_user_url("base_url", base_url)
         self._base_url = base_url.rstrip("/") if base_url else None
         self._owns_http = _client is None
         http_timeout = timeout if timeout is not None else DEFAULT_TIMEOUT
@@ -228,6 +241,7 @@ class CoreClient:
             auth=SessionAuth(self._store),
             retry=retry if retry is not None else DEFAULT_RETRY_POLICY,
             egress=self._egress,
+            deadline=_check_deadline(deadline),
         )
 
     # -- lifecycle -----------------------------------------------------------
@@ -450,8 +464,7 @@ class CoreClient:
                     )
                 return self._base_url, False
             return state.pds_url, True if auth is None else auth
-        if not (isinstance(service_url, str) and service_url.startswith(("https://", "http://"))):
-            raise InvalidArgumentError(f"service_url must be an http(s) URL, got {service_url!r}")
+        check_user_url("service_url", service_url)
         base = service_url.rstrip("/")
         self._egress.trust(base)  # a URL the caller names is the caller's choice
         if auth:

@@ -7,6 +7,7 @@ these tests. Each test failed on main before its fix.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -16,15 +17,19 @@ import httpx
 import pytest
 
 from atmosphere import (
+    InvalidArgumentError,
     InvalidResponseError,
+    NetworkTimeoutError,
     RecordMismatchError,
     ResponseTooLargeError,
+    RetryPolicy,
     SessionRefreshError,
 )
 from atmosphere._async.client import DEFAULT_MAX_BLOB_MEMORY, DEFAULT_MAX_BLOB_SIZE
 from atmosphere._jsonlimits import check_density, json_cap
 from atmosphere._nsid import GET_RECORD, LIST_RECORDS
 from tests.support.fake_pds import FakePds, blob_cid, did_document, route_by_host
+from tests.support.fault_server import FaultServer, trickle
 from tests.support.flavours import Flavour, NoDns
 
 PASSWORD = "correct horse battery staple"
@@ -417,3 +422,81 @@ def test_density_rule_itself() -> None:
     assert json_cap(GET_RECORD, 16 * MIB) == 4 * MIB
     assert json_cap(LIST_RECORDS, 16 * MIB) == 16 * MIB
     assert json_cap("app.bsky.feed.getTimeline", 16 * MIB) == 16 * MIB
+
+
+# -- item 11: an overall deadline for JSON calls ---------------------------------------------
+
+
+def test_a_dripped_answer_is_cut_off_by_the_deadline(flavour: Flavour) -> None:
+    with FaultServer() as server:
+        alice = server.register("alice.test", PASSWORD)
+        uri = server.pds.add_record(alice, COLL, {"$type": COLL})
+        # 10,000 bytes, one every 50 ms: each byte is well within the 5 s read
+        # timeout, the whole answer would take over 8 minutes.
+        server.script("com.atproto.repo.getRecord", trickle(10_000, 0.05))
+        client = flavour.client(
+            server.url,
+            plc_url=server.url,
+            timeout=5.0,
+            deadline=0.5,
+            retry=RetryPolicy(max_attempts=1),
+            allow_private_hosts=True,
+        )
+        with client, pytest.raises(NetworkTimeoutError, match="deadline"):
+            client.get_record(uri)
+
+
+def test_deadline_is_checked(flavour: Flavour) -> None:
+    for bad in (0, -1.0, "soon", True):
+        with pytest.raises(InvalidArgumentError):
+            flavour.client("https://pds.test", deadline=bad)
+    assert flavour.client("https://pds.test", deadline=None) is not None
+
+
+def test_blob_downloads_keep_only_the_step_timeouts(flavour: Flavour) -> None:
+    data = b" " * 20  # what trickle() sends: a space every 20 ms, 0.4 s in all
+    with FaultServer() as server:
+        alice = server.register("alice.test", PASSWORD)
+        server.script("com.atproto.sync.getBlob", trickle(len(data), 0.02))
+        client = flavour.client(
+            server.url, plc_url=server.url, timeout=5.0, deadline=0.2, allow_private_hosts=True
+        )
+        with client:
+            assert client.get_blob(alice.did, blob_cid(data)) == data
+
+
+# -- item 9: every failure a server or user can cause is an AtmosphereError ------------------
+
+
+def test_deeply_nested_json_is_an_invalid_response(flavour: Flavour) -> None:
+    body = b"[" * 60_000 + b"]" * 60_000
+    client = flavour.client(None, _client=flavour.http(_answering(body)))
+    with pytest.raises(InvalidResponseError):
+        client.get_record(f"at://{MALLORY}/{COLL}/k1")
+
+
+@pytest.mark.parametrize("url", ["http://256.1.1.1", "http://0177.0.0.1", "https://a b.test"])
+def test_a_base_url_httpx_cannot_use_is_refused_up_front(flavour: Flavour, url: str) -> None:
+    with pytest.raises(InvalidArgumentError):
+        flavour.client(url)
+
+
+def test_a_service_url_httpx_cannot_use_is_an_atmosphere_error(flavour: Flavour) -> None:
+    client = flavour.client("https://pds.test", _client=flavour.http(lambda r: httpx.Response(200)))
+    with pytest.raises(InvalidArgumentError):
+        client.query("com.example.ping", service_url="http://256.1.1.1")
+
+
+def test_the_cli_never_prints_a_traceback(tmp_path: Path) -> None:
+    from atmosphere._cli import EXIT_ERROR, _run, build_parser
+
+    args = build_parser().parse_args(["--session-file", str(tmp_path / "s"), "whoami"])
+
+    def boom(ctx: Any) -> int:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    args.handler = boom
+    out, err = io.StringIO(), io.StringIO()
+    assert _run(args, {}, io.StringIO(""), out, err) == EXIT_ERROR
+    assert "Traceback" not in err.getvalue()
+    assert err.getvalue().startswith("atmosphere: error: internal error (RecursionError)")

@@ -28,6 +28,7 @@ from atmosphere import (
 from atmosphere._async.client import DEFAULT_MAX_BLOB_MEMORY, DEFAULT_MAX_BLOB_SIZE
 from atmosphere._jsonlimits import check_density, json_cap
 from atmosphere._nsid import GET_RECORD, LIST_RECORDS
+from atmosphere.errors import AtmosphereError
 from tests.support.fake_pds import FakePds, blob_cid, did_document, route_by_host
 from tests.support.fault_server import FaultServer, trickle
 from tests.support.flavours import Flavour, NoDns
@@ -500,3 +501,18 @@ def test_the_cli_never_prints_a_traceback(tmp_path: Path) -> None:
     assert _run(args, {}, io.StringIO(""), out, err) == EXIT_ERROR
     assert "Traceback" not in err.getvalue()
     assert err.getvalue().startswith("atmosphere: error: internal error (RecursionError)")
+
+
+@pytest.mark.parametrize("declared", ["9" * 5000, "²", "99999999999999999999999"])
+def test_absurd_content_lengths_are_atmosphere_errors(flavour: Flavour, declared: str) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "plc.directory":
+            return httpx.Response(200, json=did_document(MALLORY, "mallory.test", FOREIGN))
+        value = declared.encode("latin-1")  # "²" arrives as the byte 0xb2
+        return httpx.Response(200, content=b"{}", headers=[(b"Content-Length", value)])
+
+    client = flavour.client(None, _client=flavour.http(handler))
+    with pytest.raises(AtmosphereError):
+        client.get_record(f"at://{MALLORY}/{COLL}/k1")
+    with pytest.raises(AtmosphereError):
+        client.get_blob(MALLORY, SMALL_CID)

@@ -105,9 +105,11 @@ def publish(client: AtmosphereClient, *, report: Report = print, keep: bool = Fa
     schemas = client.list_schemas()
     datasets = client.list_datasets()
     report(f"listed            {len(schemas)} schema(s), {len(datasets)} dataset(s)")
-    listed = {rec["uri"] for rec in datasets}
-    if str(dataset_uri) not in listed:
-        raise SystemExit("the new dataset is missing from list_datasets()")
+    # list_datasets() returns record values, as atdata's does; URIs and CIDs
+    # come with the project's own listing, iter_records() / list_record_page().
+    listed = {rec["uri"] for rec in client.iter_records(f"{ns}.record")}
+    if str(dataset_uri) not in listed or not any(d.get("name") == "demo-images" for d in datasets):
+        raise SystemExit("the new dataset is missing from the listings")
 
     identity = client.resolver.resolve(client.did)
     report(

@@ -1,13 +1,19 @@
 """atmosphere: a dependency-light AT Protocol client that speaks XRPC over raw HTTP.
 
-The public face is :class:`AtmosphereClient`, a drop-in for the atdata
-project's client of the same name::
+Two faces over one core are drop-ins for the atdata project's client:
+:class:`AtmosphereClient` (the seed API, atdata up to 0.3) and
+:class:`Atmosphere` (atdata 0.7's API), each with an asyncio twin::
 
-    from atmosphere import AtmosphereClient
+    from atmosphere import Atmosphere, AtmosphereClient
 
     with AtmosphereClient() as client:
         client.login("alice.bsky.social", "app-password")
         uri = client.create_record("ac.foundation.dataset.record", {...})
+
+    atmo = Atmosphere.login("alice.bsky.social", "app-password")
+
+:func:`atmosphere.atdata.adapt` hands either to atdata code that checks for
+atdata's own class.
 """
 
 from __future__ import annotations
@@ -17,18 +23,22 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._async.atdata import AsyncAtmosphereClient
+    from ._async.atmosphere import AsyncAtmosphere
     from ._async.resolver import AsyncIdentityResolver
     from ._cid import compute_cid, parse_cid
     from ._identity import Identity
+    from ._lexicons import LexiconLayout
     from ._models import DidDocument, Session
     from ._ratelimit import RateLimitInfo
     from ._retry import RetryPolicy
     from ._sync.atdata import AtmosphereClient
+    from ._sync.atmosphere import Atmosphere
     from ._sync.resolver import IdentityResolver
     from ._syntax import AtUri
     from ._types import (
         BlobRef,
         Record,
+        RecordPage,
         StrongRef,
     )
     from ._writes import (
@@ -37,6 +47,8 @@ if TYPE_CHECKING:
         Update,
     )
     from .errors import (
+        AppViewRequiredError,
+        AtdataMissingError,
         AtmosphereError,
         AuthenticationError,
         BlobNotFoundError,
@@ -51,6 +63,7 @@ if TYPE_CHECKING:
         InvalidSessionError,
         InvalidSwapError,
         InvalidTokenError,
+        MissingCredentialsError,
         NetworkTimeoutError,
         NotAuthenticatedError,
         PartialWriteError,
@@ -70,9 +83,13 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "AppViewRequiredError",
+    "AsyncAtmosphere",
     "AsyncAtmosphereClient",
     "AsyncIdentityResolver",
     "AtUri",
+    "AtdataMissingError",
+    "Atmosphere",
     "AtmosphereClient",
     "AtmosphereError",
     "AuthenticationError",
@@ -94,6 +111,8 @@ __all__ = [
     "InvalidSessionError",
     "InvalidSwapError",
     "InvalidTokenError",
+    "LexiconLayout",
+    "MissingCredentialsError",
     "NetworkTimeoutError",
     "NotAuthenticatedError",
     "PartialWriteError",
@@ -103,6 +122,7 @@ __all__ = [
     "Record",
     "RecordMismatchError",
     "RecordNotFoundError",
+    "RecordPage",
     "ResolutionError",
     "ResponseTooLargeError",
     "RetryPolicy",
@@ -124,23 +144,29 @@ __all__ = [
 # this table, ``__all__`` and the TYPE_CHECKING imports above agree.
 _LAZY: dict[str, str] = {
     "AsyncAtmosphereClient": "._async.atdata",
+    "AsyncAtmosphere": "._async.atmosphere",
     "AsyncIdentityResolver": "._async.resolver",
     "compute_cid": "._cid",
     "parse_cid": "._cid",
     "Identity": "._identity",
+    "LexiconLayout": "._lexicons",
     "DidDocument": "._models",
     "Session": "._models",
     "RateLimitInfo": "._ratelimit",
     "RetryPolicy": "._retry",
     "AtmosphereClient": "._sync.atdata",
+    "Atmosphere": "._sync.atmosphere",
     "IdentityResolver": "._sync.resolver",
     "AtUri": "._syntax",
     "BlobRef": "._types",
     "Record": "._types",
+    "RecordPage": "._types",
     "StrongRef": "._types",
     "Create": "._writes",
     "Delete": "._writes",
     "Update": "._writes",
+    "AppViewRequiredError": ".errors",
+    "AtdataMissingError": ".errors",
     "AtmosphereError": ".errors",
     "AuthenticationError": ".errors",
     "BlobNotFoundError": ".errors",
@@ -155,6 +181,7 @@ _LAZY: dict[str, str] = {
     "InvalidSessionError": ".errors",
     "InvalidSwapError": ".errors",
     "InvalidTokenError": ".errors",
+    "MissingCredentialsError": ".errors",
     "NetworkTimeoutError": ".errors",
     "NotAuthenticatedError": ".errors",
     "PartialWriteError": ".errors",

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ._models import Session
 
 __all__ = [
+    "NOT_AUTHENTICATED",
     "SessionCallback",
     "SessionLock",
     "SessionState",
@@ -36,6 +37,13 @@ __all__ = [
     "jwt_expiry",
     "session_endpoint",
 ]
+
+NOT_AUTHENTICATED = (
+    "Not authenticated: the client must be authenticated to perform this operation"
+    " (call login() first)"
+)
+"""The message of every "no session" error: it keeps atdata's wording, which
+atdata's callers and tests match ("Not authenticated", "must be authenticated")."""
 
 _SEPARATOR = ":::"
 
@@ -194,7 +202,7 @@ class SessionStore:
         """The current session, or :class:`NotAuthenticatedError`."""
         state = self.state
         if state is None:
-            raise NotAuthenticatedError("not authenticated: call login() first")
+            raise NotAuthenticatedError(NOT_AUTHENTICATED)
         return state
 
     def set(self, state: SessionState, *, notify: bool = True) -> None:

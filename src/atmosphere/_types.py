@@ -6,9 +6,9 @@ atdata reads) and let a type checker see what a call returns.
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NamedTuple, TypedDict
 
-__all__ = ["BlobRef", "CidLink", "Record", "StrongRef"]
+__all__ = ["BlobRef", "CidLink", "Record", "RecordPage", "StrongRef"]
 
 CidLink = TypedDict("CidLink", {"$link": str})
 """A CID in the data model's JSON form: ``{"$link": "bafkrei..."}``."""
@@ -40,3 +40,15 @@ class Record(_RecordRequired, total=False):
     """
 
     cid: str
+
+
+class RecordPage(NamedTuple):
+    """One page of a collection, as ``list_record_page`` returns it.
+
+    ``records`` keeps each record's URI and CID with its value (the drop-in
+    ``list_records`` returns the values alone, as atdata's does); ``cursor``
+    is ``None`` when there are no more records. Unpacks as ``records, cursor``.
+    """
+
+    records: list[Record]
+    cursor: str | None

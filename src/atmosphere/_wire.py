@@ -6,8 +6,11 @@ key, booleans are ``true``/``false``).
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -18,6 +21,7 @@ __all__ = [
     "MAX_ERROR_BODY",
     "ParamValue",
     "QueryPairs",
+    "dump_json",
     "encode_params",
     "with_query",
     "wrap_transport_errors",
@@ -28,6 +32,26 @@ MAX_ERROR_BODY = 64 * 1024
 """The most of an error answer read: enough for its name and message."""
 
 ParamValue = str | int | bool | None | Iterable[str | int | bool]
+
+
+def _data_model_json(value: Any) -> Any:
+    """The JSON form of what ``json`` cannot encode: bytes become ``{"$bytes": ...}``.
+
+    The atproto data model's JSON encoding of bytes is an object with one
+    ``$bytes`` key holding unpadded standard base64
+    (https://atproto.com/specs/data-model); atdata 0.3 puts msgpack bytes in
+    its records and relies on the client to encode them.
+    """
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"$bytes": base64.b64encode(bytes(value)).decode("ascii").rstrip("=")}
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def dump_json(data: Any) -> bytes:
+    """``data`` as compact UTF-8 JSON, bytes values in the data model's ``$bytes`` form."""
+    return json.dumps(
+        data, separators=(",", ":"), ensure_ascii=False, default=_data_model_json
+    ).encode()
 
 
 def xrpc_url(base_url: str, nsid: str) -> str:

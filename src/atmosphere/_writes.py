@@ -8,13 +8,13 @@ before it applied).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._nsid import APPLY_WRITES
 from ._syntax import AtUri, generate_tid, validate_nsid, validate_record_key
+from ._wire import dump_json
 from .errors import InvalidArgumentError, InvalidRecordError, InvalidResponseError
 
 __all__ = [
@@ -141,7 +141,7 @@ def batch_writes(
     batch: list[dict[str, Any]] = []
     size = 0
     for item in wired:
-        item_size = len(json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode())
+        item_size = len(dump_json(item))
         if item_size > max_bytes:
             raise InvalidRecordError(
                 f"a record of {item_size} bytes exceeds the batch limit of {max_bytes}"

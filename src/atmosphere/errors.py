@@ -13,6 +13,9 @@ The hierarchy::
     ├── InvalidArgumentError (ValueError)     other bad input: a limit out of range, a foreign repo
     ├── InvalidSessionError (ValueError)      malformed session string
     ├── NotAuthenticatedError (ValueError)    the call needs a session and there is none
+    ├── MissingCredentialsError (OSError)     ``from_env()``: ATDATA_HANDLE / ATDATA_PASSWORD unset
+    ├── AppViewRequiredError                  an AppView call on a client configured without one
+    ├── AtdataMissingError (ImportError)      ``atmosphere.atdata.adapt()`` without atdata installed
     ├── ResolutionError (ValueError)
     │   ├── HandleResolutionError             handle → DID failed
     │   └── DidResolutionError                DID → document / PDS endpoint failed
@@ -46,6 +49,8 @@ from datetime import datetime
 from typing import Any
 
 __all__ = [
+    "AppViewRequiredError",
+    "AtdataMissingError",
     "AtmosphereError",
     "AuthenticationError",
     "BlobNotFoundError",
@@ -60,6 +65,7 @@ __all__ = [
     "InvalidSessionError",
     "InvalidSwapError",
     "InvalidTokenError",
+    "MissingCredentialsError",
     "NetworkTimeoutError",
     "NotAuthenticatedError",
     "PartialWriteError",
@@ -111,6 +117,32 @@ class InvalidSessionError(AtmosphereError, ValueError):
 
 class NotAuthenticatedError(AtmosphereError, ValueError):
     """The operation needs a logged-in session and the client has none."""
+
+
+class MissingCredentialsError(AtmosphereError, OSError):
+    """Credentials expected in the environment are not there (``Atmosphere.from_env()``).
+
+    An ``OSError`` (``EnvironmentError``), as atdata's ``from_env`` raises.
+    """
+
+
+class AppViewRequiredError(AtmosphereError):
+    """The call needs an AppView and the client was configured without ``appview=``.
+
+    Attributes:
+        operation: the XRPC method that was asked for.
+    """
+
+    def __init__(self, operation: str) -> None:
+        self.operation = operation
+        super().__init__(
+            f"Operation {operation!r} requires an AppView: create the client with"
+            " appview='https://...' or appview='did:web:...'"
+        )
+
+
+class AtdataMissingError(AtmosphereError, ImportError):
+    """:func:`atmosphere.atdata.adapt` was called but the atdata package is not installed."""
 
 
 class ResolutionError(AtmosphereError, ValueError):

@@ -22,7 +22,10 @@ What differs between the flavours, and how a test spells it:
   async twin asking the same servers; :class:`NoDns` becomes :class:`AsyncNoDns`).
 - a real-socket transport: ``flavour.transport(...)``; the blob streaming
   helpers: ``flavour.blobs``; the classes themselves:
-  ``flavour.AtmosphereClient``, ``flavour.IdentityResolver``.
+  ``flavour.AtmosphereClient``, ``flavour.Atmosphere``, ``flavour.IdentityResolver``;
+- atdata 0.7's face: ``flavour.atmosphere(...)`` builds one, and
+  ``flavour.atmosphere_class`` is the class whose classmethods (``login``,
+  ``from_session``, ``from_env``) give facades over what they build.
 
 Tests that are one flavour by nature (threads sharing a refresh: sync;
 ``asyncio.gather``, ``upload_blobs``: async) do not take the fixture and say
@@ -41,12 +44,14 @@ import httpx
 
 from atmosphere._async import blobs as async_blobs
 from atmosphere._async.atdata import AsyncAtmosphereClient
+from atmosphere._async.atmosphere import AsyncAtmosphere
 from atmosphere._async.auth import AsyncSessionAuth
 from atmosphere._async.resolver import AsyncIdentityResolver
 from atmosphere._async.xrpc import AsyncXrpcClient
 from atmosphere._session import SessionStore
 from atmosphere._sync import blobs as sync_blobs
 from atmosphere._sync.atdata import AtmosphereClient
+from atmosphere._sync.atmosphere import Atmosphere
 from atmosphere._sync.auth import SessionAuth
 from atmosphere._sync.resolver import IdentityResolver
 from atmosphere._sync.xrpc import XrpcClient
@@ -115,6 +120,19 @@ class Flavour:
         return AsyncAtmosphereClient if self.is_async else AtmosphereClient
 
     @property
+    def Atmosphere(self) -> type[Any]:
+        """``Atmosphere`` or ``AsyncAtmosphere`` (atdata 0.7's face)."""
+        return AsyncAtmosphere if self.is_async else Atmosphere
+
+    @property
+    def atmosphere_class(self) -> Any:
+        """``Atmosphere`` itself, or a stand-in whose classmethods run ``AsyncAtmosphere``'s
+        on this loop and wrap what they return (``resolver`` given as a facade is unwrapped)."""
+        if self.loop is None:
+            return Atmosphere
+        return _ClassFacade(AsyncAtmosphere, self)
+
+    @property
     def IdentityResolver(self) -> type[Any]:
         """``IdentityResolver`` or ``AsyncIdentityResolver``."""
         return AsyncIdentityResolver if self.is_async else IdentityResolver
@@ -163,6 +181,12 @@ class Flavour:
         if "resolver" in kwargs:
             kwargs["resolver"] = unwrap(kwargs["resolver"])
         return self.wrap(self.AtmosphereClient(*args, **kwargs))
+
+    def atmosphere(self, *args: Any, **kwargs: Any) -> Any:
+        """An ``Atmosphere``, or a facade over an ``AsyncAtmosphere`` (built directly)."""
+        if "resolver" in kwargs:
+            kwargs["resolver"] = unwrap(kwargs["resolver"])
+        return self.wrap(self.Atmosphere(*args, **kwargs))
 
     def resolver(self, **kwargs: Any) -> Any:
         """An ``IdentityResolver``, or a facade over an ``AsyncIdentityResolver``.
@@ -229,3 +253,39 @@ class Flavour:
             self.loop.run_until_complete(self.loop.shutdown_asyncgens())
             self.loop.run_until_complete(self.loop.shutdown_default_executor())
             self.loop.close()
+
+
+class _ClassFacade:
+    """``AsyncAtmosphere`` seen as ``Atmosphere``: its async classmethods run on the
+    flavour's loop, and the instances they (or a call) make come back as facades."""
+
+    def __init__(self, cls: type[Any], flavour: Flavour) -> None:
+        self._cls = cls
+        self._flavour = flavour
+
+    def _make(self, name: str) -> Callable[..., Any]:
+        method = getattr(self._cls, name)
+        loop = self._flavour.loop
+        assert loop is not None
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if "resolver" in kwargs:
+                kwargs["resolver"] = unwrap(kwargs["resolver"])
+            return self._flavour.wrap(loop.run_until_complete(method(*args, **kwargs)))
+
+        return call
+
+    @property
+    def login(self) -> Callable[..., Any]:
+        return self._make("login")
+
+    @property
+    def from_session(self) -> Callable[..., Any]:
+        return self._make("from_session")
+
+    @property
+    def from_env(self) -> Callable[..., Any]:
+        return self._make("from_env")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._flavour.atmosphere(*args, **kwargs)

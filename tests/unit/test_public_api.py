@@ -54,18 +54,31 @@ def test_unknown_names_raise_attribute_error() -> None:
 
 def test_the_documented_entry_points_import() -> None:
     from atmosphere import (  # noqa: F401
+        AsyncAtmosphere,
         AsyncAtmosphereClient,
         AsyncIdentityResolver,
+        Atmosphere,
         AtmosphereClient,
         IdentityResolver,
     )
+    from atmosphere.atdata import adapt  # noqa: F401
 
 
-def test_modules_other_than_errors_are_private() -> None:
+def test_public_modules_are_errors_and_the_atdata_adapter() -> None:
     public = [
         m.name for m in pkgutil.iter_modules([str(PACKAGE_DIR)]) if not m.name.startswith("_")
     ]
-    assert public == ["errors"]
+    assert public == ["atdata", "errors"]
+
+
+def test_the_atdata_adapter_module_imports_no_atdata() -> None:
+    code = (
+        "import sys, atmosphere.atdata\nprint(atmosphere.atdata.__all__, 'atdata' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "['adapt'] False"
 
 
 def test_bare_import_loads_no_client_code() -> None:
@@ -83,6 +96,8 @@ def test_importing_the_clients_loads_neither_pydantic_nor_dnspython() -> None:
     code = (
         "import sys\n"
         "from atmosphere import AtmosphereClient, AsyncAtmosphereClient, IdentityResolver\n"
+        "from atmosphere import Atmosphere, AsyncAtmosphere\n"
+        "import atmosphere.atdata\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'pydantic', 'dns'}))"
     )
     out = subprocess.run(

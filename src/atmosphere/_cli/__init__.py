@@ -680,12 +680,18 @@ def cmd_ls(ctx: Context) -> int:
 def cmd_atdata(ctx: Context) -> int:
     args = ctx.args
     with ctx.session(required=args.repo is None) as client:
-        lister = {
-            "schemas": client.list_schemas,
-            "datasets": client.list_datasets,
-            "lenses": client.list_lenses,
+        collection = {
+            "schemas": client.layout.schema_collection,
+            "datasets": client.layout.dataset_collection,
+            "lenses": client.layout.lens_collection,
         }[args.command]
-        records = lister(repo=args.repo, limit=args.limit)
+        # Envelopes (URI, CID, value), like `ls`: list_schemas & co return values only.
+        records = list(
+            itertools.islice(
+                client.iter_records(collection, repo=args.repo, page_size=min(100, args.limit)),
+                args.limit,
+            )
+        )
     _emit_records(ctx, records, array=ctx.json and args.array)
     return EXIT_OK
 

@@ -47,6 +47,7 @@ from .._ratelimit import RateLimitInfo
 from .._records import check_records, record_envelope, record_page, write_result
 from .._retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from .._session import (
+    NOT_AUTHENTICATED,
     SessionCallback,
     SessionLock,
     SessionState,
@@ -64,7 +65,7 @@ from .._syntax import (
     validate_nsid,
     validate_record_key,
 )
-from .._types import BlobRef, Record, StrongRef
+from .._types import BlobRef, Record, RecordPage, StrongRef
 from .._wire import encode_params, wrap_transport_errors, xrpc_url
 from .._writes import (
     MAX_WRITES_PER_BATCH,
@@ -137,6 +138,15 @@ def _check_deadline(deadline: Any) -> float | None:
     if isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or not deadline > 0:
         raise InvalidArgumentError(f"deadline must be a positive number or None, got {deadline!r}")
     return float(deadline)
+
+
+def _check_timeout(timeout: Any) -> float | None:
+    """``timeout`` itself once it is ``None`` or a positive number of seconds."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise InvalidArgumentError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    return float(timeout)
 
 
 def _check_secret(name: str, value: Any) -> str:
@@ -469,7 +479,7 @@ class CoreClient:
         self._egress.trust(base)  # a URL the caller names is the caller's choice
         if auth:
             if state is None:
-                raise NotAuthenticatedError("Not authenticated: call login() first")
+                raise NotAuthenticatedError(NOT_AUTHENTICATED)
             if base != state.pds_url:
                 raise InvalidArgumentError(
                     "the session's tokens only go to its own PDS; use proxy= to reach another"
@@ -901,7 +911,7 @@ class CoreClient:
 
     def _page(
         self, collection: str, repo: str | None, limit: int, cursor: str | None
-    ) -> tuple[list[Record], str | None]:
+    ) -> RecordPage:
         if repo is None:
             state = self._session()
             target, base, auth = state.session.did, state.pds_url, True
@@ -919,7 +929,7 @@ class CoreClient:
         records, cursor = page
         check_records(records, target, collection)
         next_cursor = cursor if cursor and len(records) >= limit else None
-        return records, next_cursor
+        return RecordPage(records, next_cursor)
 
     def list_records(
         self,
@@ -928,13 +938,44 @@ class CoreClient:
         repo: str | None = None,
         limit: int = 100,
         cursor: str | None = None,
-    ) -> tuple[list[Record], str | None]:
-        """List one page of records in a collection.
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """List one page of records in a collection: their values, as atdata's client does.
+
+        Args:
+            collection: the collection's NSID.
+            repo: the account (DID or handle) whose repo to list; the
+                authenticated user's by default. Another account's repo is
+                read from that account's own PDS.
+            limit: records per page, 1..100.
+            cursor: from a previous call, to get the next page.
 
         Returns:
-            ``(records, next_cursor)``: each record is an envelope dict
-            ``{"uri", "cid", "value"}``; ``next_cursor`` is ``None`` when there
-            are no more records.
+            ``(records, next_cursor)``: each record is its value (a plain
+            dict, ``$type`` and all); ``next_cursor`` is ``None`` when there
+            are no more records. :meth:`list_record_page` returns the same
+            page with each record's URI and CID.
+        """
+        records, next_cursor = self.list_record_page(
+            collection, repo=repo, limit=limit, cursor=cursor
+        )
+        return [record["value"] for record in records], next_cursor
+
+    def list_record_page(
+        self,
+        collection: str,
+        *,
+        repo: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> RecordPage:
+        """List one page of records in a collection, each with its URI and CID.
+
+        Arguments as for :meth:`list_records`.
+
+        Returns:
+            A :class:`~atmosphere.RecordPage` ``(records, cursor)``: each record
+            is a :class:`~atmosphere.Record` ``{"uri", "cid", "value"}``;
+            ``cursor`` is ``None`` when there are no more records.
         """
         validate_nsid(collection)
         check_limit(limit)
@@ -943,7 +984,11 @@ class CoreClient:
     def iter_records(
         self, collection: str, *, repo: str | None = None, page_size: int = 100
     ) -> Iterator[Record]:
-        """Yield every record envelope of a collection, following cursors."""
+        """Yield every record of a collection with its URI and CID, following cursors.
+
+        Each item is a :class:`~atmosphere.Record` ``{"uri", "cid", "value"}``;
+        ``page_size`` (1..100) records are fetched per request.
+        """
         validate_nsid(collection)
         check_limit(page_size)
         if repo is not None:
@@ -958,17 +1003,19 @@ class CoreClient:
                 return
             _check_new_cursor(cursor, seen)
 
-    def _collect(self, collection: str, repo: str | None, limit: int) -> list[Record]:
+    def _collect(self, collection: str, repo: str | None, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` record values of a collection, following cursors."""
         check_limit(limit, upper=None)
         if repo is not None:
             validate_at_identifier(repo)
-        out: list[Record] = []
+        out: list[dict[str, Any]] = []
         cursor: str | None = None
         seen: set[str] = set()
         while len(out) < limit:
             want = min(PAGE_MAX, limit - len(out))
             records, cursor = self._page(collection, repo, want, cursor)
-            out.extend(records[:want])  # a server may send more than it was asked for
+            # A server may send more than it was asked for.
+            out.extend(record["value"] for record in records[:want])
             if cursor is None:
                 break
             _check_new_cursor(cursor, seen)
@@ -1004,6 +1051,7 @@ class CoreClient:
         mime_type: str = "application/octet-stream",
         *,
         progress: ProgressCallback | None = None,
+        timeout: float | None = None,
     ) -> BlobRef:
         """Upload a blob to the PDS and return its ref, ready to embed in a record.
 
@@ -1021,6 +1069,10 @@ class CoreClient:
             progress: ``progress(done_bytes, total_bytes)`` as bytes are sent;
                 never goes backwards, even across a resend, and ends with
                 ``(size, size)``.
+            timeout: seconds allowed for each step of the upload (connect,
+                each write, the read of the answer) instead of the client's
+                timeouts; never a deadline for the whole transfer (atdata's
+                blob store passes one).
 
         Returns:
             ``{"$type": "blob", "ref": {"$link": cid}, "mimeType": ..., "size": n}``.
@@ -1048,6 +1100,7 @@ class CoreClient:
                 content_type=mime_type,
                 body_size=source.size,
                 idempotent=True,  # content-addressed: a resend stores the same blob
+                timeout=_check_timeout(timeout),
             )
             return check_uploaded_blob(answer, source)
 

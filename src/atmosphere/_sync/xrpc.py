@@ -27,6 +27,7 @@ from .._retry import NO_RETRY, Failure, RetryDecision, RetryPolicy, classify_fai
 from .._wire import (
     MAX_ERROR_BODY,
     ParamValue,
+    dump_json,
     encode_params,
     with_query,
     wrap_transport_errors,
@@ -182,11 +183,13 @@ class XrpcClient:
         headers: Mapping[str, str] | None = None,
         body_size: int | None = None,
         idempotent: bool = False,
+        timeout: float | None = None,
     ) -> Any:
         """Call a procedure (``POST``) with a JSON ``data`` or raw ``content`` body.
 
         Args:
-            data: a JSON-serialisable body.
+            data: a JSON-serialisable body (``bytes`` values are sent in the
+                data model's ``{"$bytes": ...}`` form).
             content: a raw body, in one of three forms:
 
                 - ``bytes``: sent as is; can be resent.
@@ -204,6 +207,8 @@ class XrpcClient:
                 rkey, ``uploadBlob``). Non-idempotent calls (the default) are
                 resent only when the request cannot have reached the server
                 (a connect failure) or was refused unprocessed (``429``).
+            timeout: seconds for each step of this request (connect, each
+                read, each write) instead of the HTTP client's timeouts.
 
         Returns the decoded JSON answer (``{}`` for an empty one).
         """
@@ -226,11 +231,15 @@ class XrpcClient:
                 body, replayable = content, False
         elif data is not None:
             hdrs["Content-Type"] = "application/json"
-            body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+            body = dump_json(data)
 
         def build() -> httpx.Request:
             payload = factory() if factory is not None else body
-            return self.http.build_request("POST", target, headers=hdrs, content=payload)
+            if timeout is None:
+                return self.http.build_request("POST", target, headers=hdrs, content=payload)
+            return self.http.build_request(
+                "POST", target, headers=hdrs, content=payload, timeout=timeout
+            )
 
         return self._retrying(
             build,

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from atmosphere import AtmosphereClient, AtUri, IdentityResolver, compute_cid
+from atmosphere import AtmosphereClient, AtUri, IdentityResolver, RecordPage, compute_cid
 from atmosphere.errors import (
     AtmosphereError,
     AuthenticationError,
@@ -596,20 +596,39 @@ def fill(fake: FakePds, account: Account, collection: str, n: int) -> list[str]:
     return uris[::-1]
 
 
-def test_list_records_envelopes(logged_in: AtmosphereClient, fake: FakePds, alice: Account) -> None:
-    uris = fill(fake, alice, DATASET, 3)
+def test_list_records_returns_values(
+    logged_in: AtmosphereClient, fake: FakePds, alice: Account
+) -> None:
+    fill(fake, alice, DATASET, 3)
     records, cursor = logged_in.list_records(DATASET)
     assert cursor is None
-    assert [r["uri"] for r in records] == uris
-    assert records[0] == {
-        "uri": uris[0],
-        "cid": record_cid(rec(i=2)),
-        "value": rec(i=2),
-    }
-    assert all(set(r) == {"uri", "cid", "value"} for r in records)
+    assert records == [rec(i=2), rec(i=1), rec(i=0)]  # values, as atdata's client returns
     (sent,) = fake.requests
     assert sent.params == {"repo": [alice.did], "collection": [DATASET], "limit": ["100"]}
     assert sent.bearer is not None
+
+
+def test_list_record_page_keeps_uris_and_cids(
+    logged_in: AtmosphereClient, fake: FakePds, alice: Account
+) -> None:
+    uris = fill(fake, alice, DATASET, 3)
+    page = logged_in.list_record_page(DATASET, limit=2)
+    assert isinstance(page, RecordPage)
+    assert [r["uri"] for r in page.records] == uris[:2]
+    assert page.records[0] == {"uri": uris[0], "cid": record_cid(rec(i=2)), "value": rec(i=2)}
+    assert page.cursor is not None
+    records, cursor = logged_in.list_record_page(DATASET, limit=2, cursor=page.cursor)
+    assert [r["uri"] for r in records] == uris[2:]
+    assert cursor is None
+    assert fake.sent(LIST)[1].params["cursor"] == [page.cursor]
+
+
+def test_list_record_page_checks_its_arguments(logged_in: AtmosphereClient, fake: FakePds) -> None:
+    with pytest.raises(InvalidArgumentError):
+        logged_in.list_record_page(DATASET, limit=101)
+    with pytest.raises(InvalidIdentifierError):
+        logged_in.list_record_page("not an nsid")
+    assert fake.requests == []
 
 
 def test_list_records_cursor_partial_last_page(
@@ -617,10 +636,11 @@ def test_list_records_cursor_partial_last_page(
 ) -> None:
     uris = fill(fake, alice, DATASET, 3)
     first, cursor = logged_in.list_records(DATASET, limit=2)
-    assert [r["uri"] for r in first] == uris[:2]
+    assert first == [rec(i=2), rec(i=1)]
+    assert len(uris) == 3
     assert cursor is not None
     second, cursor2 = logged_in.list_records(DATASET, limit=2, cursor=cursor)
-    assert [r["uri"] for r in second] == uris[2:]
+    assert second == [rec(i=0)]
     assert cursor2 is None  # the PDS sent a cursor, but a short page is the last one
     assert fake.sent(LIST)[1].params["cursor"] == [cursor]
 
@@ -683,10 +703,10 @@ def test_iter_records_page_size(logged_in: AtmosphereClient, fake: FakePds, alic
 def test_atdata_listings_page_up_to_the_limit(
     logged_in: AtmosphereClient, fake: FakePds, alice: Account, method: str, collection: str
 ) -> None:
-    uris = fill(fake, alice, collection, 300)
+    fill(fake, alice, collection, 300)
     fill(fake, alice, "ac.foundation.dataset.other", 5)  # must not leak in
     records = getattr(logged_in, method)(limit=250)
-    assert [r["uri"] for r in records] == uris[:250]
+    assert records == [rec(collection, i=i) for i in range(299, 49, -1)]  # values
     assert [r.params["limit"] for r in fake.sent(LIST)] == [["100"], ["100"], ["50"]]
     assert {r.params["collection"][0] for r in fake.sent(LIST)} == {collection}
 
@@ -694,8 +714,8 @@ def test_atdata_listings_page_up_to_the_limit(
 def test_atdata_listing_stops_at_the_end(
     logged_in: AtmosphereClient, fake: FakePds, alice: Account
 ) -> None:
-    uris = fill(fake, alice, SCHEMA, 120)
-    assert [r["uri"] for r in logged_in.list_schemas(limit=250)] == uris
+    fill(fake, alice, SCHEMA, 120)
+    assert [r["i"] for r in logged_in.list_schemas(limit=250)] == list(range(119, -1, -1))
     assert fake.calls[LIST] == 2
     assert logged_in.list_datasets() == []
     assert len(logged_in.list_schemas()) == 100  # the default limit
@@ -748,8 +768,10 @@ def test_list_records_of_another_account(world: World) -> None:
     uris = fill(world.away, world.bob, DATASET, 3)
     for repo in (world.bob.did, "bob.test"):
         records, cursor = world.client.list_records(DATASET, repo=repo)
-        assert [r["uri"] for r in records] == uris
+        assert records == [rec(i=2), rec(i=1), rec(i=0)]
         assert cursor is None
+        page = world.client.list_record_page(DATASET, repo=repo)
+        assert [r["uri"] for r in page.records] == uris
     assert all("authorization" not in r.headers for r in world.away.requests)
     assert world.home.requests == []
 
@@ -757,9 +779,8 @@ def test_list_records_of_another_account(world: World) -> None:
 def test_iter_and_list_schemas_of_another_account(world: World) -> None:
     uris = fill(world.away, world.bob, SCHEMA, 150)
     assert [r["uri"] for r in world.client.iter_records(SCHEMA, repo=world.bob.did)] == uris
-    assert [r["uri"] for r in world.client.list_schemas(repo=world.bob.did, limit=120)] == uris[
-        :120
-    ]
+    schemas = world.client.list_schemas(repo=world.bob.did, limit=120)
+    assert [r["i"] for r in schemas] == list(range(149, 29, -1))
     assert world.home.requests == []
 
 

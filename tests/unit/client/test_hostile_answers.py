@@ -516,3 +516,12 @@ def test_absurd_content_lengths_are_atmosphere_errors(flavour: Flavour, declared
         client.get_record(f"at://{MALLORY}/{COLL}/k1")
     with pytest.raises(AtmosphereError):
         client.get_blob(MALLORY, SMALL_CID)
+
+
+def test_every_face_takes_the_deadline(flavour: Flavour) -> None:
+    from atmosphere._async.atmosphere import AsyncAtmosphere
+    from atmosphere._sync.atmosphere import Atmosphere
+
+    cls = AsyncAtmosphere if flavour.is_async else Atmosphere
+    assert flavour.wrap(cls("https://pds.test", deadline=5.0))._xrpc.deadline == 5.0
+    assert flavour.client("https://pds.test", deadline=None)._xrpc.deadline is None

@@ -95,9 +95,9 @@ def test_records_read_from_the_real_pds_pass_the_checks(pds: PdsProcess, flavour
             with flavour.client(plc_url=pds.plc_url) as reader:
                 envelope = reader.get_record_envelope(uri)
                 assert envelope["uri"] == str(uri)
-                records, _ = reader.list_records(COLL, repo=alice.did)
+                records, _ = reader.list_record_page(COLL, repo=alice.did)
                 assert str(uri) in {r["uri"] for r in records}
-                assert reader.list_records(COLL, repo=bob.did)[0] == []
+                assert reader.list_record_page(COLL, repo=bob.did)[0] == []
         finally:
             client.delete_record(uri)
 

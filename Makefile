@@ -73,3 +73,30 @@ bench: install pds-install
 
 clean:
 	rm -rf $(VENV) .venv-atdata $(PDS_DIR)/node_modules $(PDS_DIR)/.node .mypy_cache .ruff_cache .pytest_cache
+
+# -- release checks (issue 16): each one is also run by .ci/run after `make test` ----------
+.PHONY: test-floor test-matrix check-docs check-dist check-vendored docs
+
+## test-floor: unit tests on the oldest allowed httpx, pydantic, dnspython (Python 3.10; .venv-test/floor)
+test-floor:
+	$(PYTHON) scripts/test_envs.py floor
+
+## test-matrix: unit tests on Python 3.10, 3.11, 3.12 and 3.13 (pyenv or pythonX.Y; a missing one fails)
+test-matrix:
+	$(PYTHON) scripts/test_envs.py matrix
+
+## check-docs: every README code block: python ones mypy --strict'd and run against the test PDS
+check-docs: install pds-install
+	$(BIN)/python scripts/check_docs.py
+
+## check-dist: build the sdist and wheel, run the unpacked sdist's unit tests against the wheel
+check-dist: install
+	$(BIN)/python scripts/check_dist.py
+
+## check-vendored: import and drive the package from a renamed copy (myapp/_vendor/atmosphere)
+check-vendored: install pds-install
+	$(BIN)/python scripts/check_vendored.py
+
+## docs: the API reference and guides (Sphinx) in docs/_build/html; warnings are errors
+docs: install
+	$(BIN)/python -m sphinx -W --keep-going -q -b html docs docs/_build/html

@@ -39,6 +39,9 @@ SDK_SPEC = "atproto==0.0.73"
 FLOOR_SPEC = ("httpx", "pydantic", "dnspython")
 REPORT_SPEC = ("matplotlib",)
 ENV_NAMES = ("atmosphere", "sdk", "floor", "report")
+# This project's distribution (its import name is `atmosphere`) and its wheel's file prefix.
+DISTRIBUTION = "atmosphere-atproto"
+WHEEL_PREFIX = DISTRIBUTION.replace("-", "_")
 STAMP = ".bench-stamp"
 WHEELS = STATE / "wheels"
 CONSTRAINTS = STATE / "constraints.txt"
@@ -127,7 +130,7 @@ def build_wheel() -> Path:
 
 def _build_wheel() -> Path:
     out = WHEELS / source_hash()
-    wheels = sorted(out.glob("atmosphere-*.whl")) if out.is_dir() else []
+    wheels = sorted(out.glob(f"{WHEEL_PREFIX}-*.whl")) if out.is_dir() else []
     if wheels:
         return wheels[-1]
     log("building the project wheel ...")
@@ -143,7 +146,7 @@ def _build_wheel() -> Path:
         _build_wheel_from(tree, out)
     finally:
         shutil.rmtree(tree, ignore_errors=True)
-    wheels = sorted(out.glob("atmosphere-*.whl"))
+    wheels = sorted(out.glob(f"{WHEEL_PREFIX}-*.whl"))
     if not wheels:
         raise RuntimeError(f"pip wheel produced no wheel in {out}")
     # Keep the few most recent builds only.
@@ -195,7 +198,7 @@ def _stamp(name: str, spec: dict[str, Any]) -> str:
 
 
 def _write_constraints(python: Path) -> str:
-    pins = [f"{n}=={v}" for n, v in freeze(python).items() if n.lower() != "atmosphere"]
+    pins = [f"{n}=={v}" for n, v in freeze(python).items() if n.lower() != DISTRIBUTION]
     text = "\n".join(pins) + "\n"
     CONSTRAINTS.parent.mkdir(parents=True, exist_ok=True)
     CONSTRAINTS.write_text(text)

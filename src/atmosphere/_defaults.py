@@ -12,6 +12,12 @@ DEFAULT_PLC_URL: Final = "https://plc.directory"
 DEFAULT_ENTRYWAY: Final = "https://bsky.social"
 """The PDS assumed for a session string that names none (the SDK's four-field form)."""
 
+DISTRIBUTION: Final = "atmosphere-atproto"
+"""The name this library is published under (``pip install atmosphere-atproto``).
+
+The import name is ``atmosphere``; the distribution name differs because
+``atmosphere`` on PyPI is an unrelated package."""
+
 USER_AGENT: Final = "atmosphere-python"
 """The ``User-Agent`` of every request sent through a client this library creates."""
 

@@ -35,6 +35,7 @@ __all__ = [
     "MAX_URI_LENGTH",
     "RESERVED_TLDS",
     "AtUri",
+    "RecordUri",
     "generate_tid",
     "is_reserved_handle",
     "is_valid_at_identifier",
@@ -650,7 +651,7 @@ class AtUri:
         return self._text
 
     def __repr__(self) -> str:
-        return f"AtUri({self._text!r})"
+        return f"{type(self).__name__}({self._text!r})"
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, AtUri):
@@ -670,3 +671,48 @@ class AtUri:
 
     def __reduce__(self) -> tuple[type[AtUri], tuple[str, str | None, str | None]]:
         return (type(self), (self._authority, self._collection, self._rkey))
+
+
+class RecordUri(AtUri):
+    """The AT-URI of one record: ``at://authority/collection/rkey``, all three present.
+
+    What ``create_record``, ``put_record``, ``apply_writes`` and
+    ``create_records`` return. An :class:`AtUri` in every way (equal to an
+    ``AtUri`` or ``str`` with the same text, accepted wherever one is), whose
+    :attr:`collection` and :attr:`rkey` are ``str``, never ``None``, so
+    ``client.put_record(uri.collection, uri.rkey, ...)`` type-checks.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, authority: str, collection: str, rkey: str) -> None:
+        if collection is None or rkey is None:
+            _fail("record URI", f"at://{authority}", "needs a collection and a record key")
+        super().__init__(authority, collection, rkey)
+
+    @classmethod
+    def parse(cls, value: str) -> RecordUri:
+        """Parse an AT-URI that names a record (collection and record key required)."""
+        authority, collection, rkey = _split_at_uri(value)
+        if collection is None or rkey is None:
+            _fail("record URI", value, "needs a collection and a record key")
+        uri = cls.__new__(cls)
+        uri._init(authority, collection, rkey, value)
+        return uri
+
+    @classmethod
+    def from_uri(cls, uri: str | AtUri) -> RecordUri:
+        """A :class:`RecordUri` from an AT-URI string or :class:`AtUri` that names a record."""
+        if isinstance(uri, RecordUri):
+            return uri
+        return cls.parse(str(uri))
+
+    @property
+    def collection(self) -> str:
+        """The collection NSID."""
+        return self._collection  # type: ignore[return-value]  # checked in parse/__init__
+
+    @property
+    def rkey(self) -> str:
+        """The record key."""
+        return self._rkey  # type: ignore[return-value]  # checked in parse/__init__

@@ -1,24 +1,36 @@
 """The plain-dict shapes the public API returns, as ``TypedDict`` types.
 
 They cost nothing at run time (the values are ordinary dicts, the shapes
-atdata reads) and let a type checker see what a call returns.
+atdata reads) and let a type checker see what a call returns. Also here:
+:data:`BlobInput`, what ``upload_blob`` accepts.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, NamedTuple, TypedDict
+import os
+from collections.abc import Iterable
+from typing import Any, Literal, NamedTuple, Protocol, TypedDict, Union
 
-__all__ = ["BlobRef", "CidLink", "Record", "RecordPage", "StrongRef"]
+__all__ = [
+    "BinaryReader",
+    "BlobInput",
+    "BlobRef",
+    "CidLink",
+    "Record",
+    "RecordPage",
+    "StrongRef",
+]
 
 CidLink = TypedDict("CidLink", {"$link": str})
-"""A CID in the data model's JSON form: ``{"$link": "bafkrei..."}``."""
+CidLink.__doc__ = """A CID in the data model's JSON form: ``{"$link": "bafkrei..."}``."""
 
 BlobRef = TypedDict(
     "BlobRef",
     {"$type": Literal["blob"], "ref": CidLink, "mimeType": str, "size": int},
 )
-"""A blob reference as ``upload_blob`` returns it, ready to embed in a record:
-``{"$type": "blob", "ref": {"$link": cid}, "mimeType": ..., "size": n}``."""
+BlobRef.__doc__ = """A blob reference as ``upload_blob`` returns it, ready to embed in a record:
+``{"$type": "blob", "ref": {"$link": cid}, "mimeType": ..., "size": n}`` (a plain
+``dict`` at run time)."""
 
 
 class StrongRef(TypedDict):
@@ -52,3 +64,24 @@ class RecordPage(NamedTuple):
 
     records: list[Record]
     cursor: str | None
+
+
+class BinaryReader(Protocol):
+    """A binary file object as ``upload_blob`` reads it: ``read(n)`` returns ``bytes``.
+
+    Files opened with ``"rb"``, ``io.BytesIO`` and sockets' ``makefile("rb")``
+    all qualify. A seekable one is read from its current position to its end
+    (and not closed); one that cannot seek is read once.
+    """
+
+    def read(self, size: int, /) -> bytes: ...
+
+
+BlobInput = Union[
+    bytes, bytearray, memoryview, str, "os.PathLike[str]", BinaryReader, Iterable[bytes]
+]
+"""What ``upload_blob`` accepts: the bytes themselves, a path (``str`` or
+``os.PathLike``) of a file to stream, a binary file object, or an iterable of
+``bytes`` chunks (read once, into a temporary file, to learn its size).
+Anything else (a number, a text-mode file, a ``str`` that names no file) is
+refused with :class:`~atmosphere.InvalidArgumentError` before anything is sent."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._nsid import APPLY_WRITES
-from ._syntax import AtUri, generate_tid, validate_nsid, validate_record_key
+from ._syntax import RecordUri, generate_tid, validate_nsid, validate_record_key
 from ._wire import dump_json
 from .errors import InvalidArgumentError, InvalidRecordError, InvalidResponseError
 
@@ -160,18 +160,18 @@ def build_apply_writes(repo: str, batch: list[dict[str, Any]], *, validate: bool
     return {"repo": repo, "validate": bool(validate), "writes": batch}
 
 
-def parse_apply_writes(repo: str, batch: list[dict[str, Any]], answer: Any) -> list[AtUri]:
+def parse_apply_writes(repo: str, batch: list[dict[str, Any]], answer: Any) -> list[RecordUri]:
     """The URIs of a batch's writes, in order (deletes included)."""
     results = answer.get("results") if isinstance(answer, dict) else None
-    uris: list[AtUri] = []
+    uris: list[RecordUri] = []
     for i, item in enumerate(batch):
         result = results[i] if isinstance(results, list) and i < len(results) else None
         uri = result.get("uri") if isinstance(result, dict) else None
         if isinstance(uri, str):
-            uris.append(AtUri.parse(uri))
+            uris.append(RecordUri.parse(uri))
         elif item["$type"].endswith("#delete") or results is None:
             # Older servers send no results; the key was fixed client-side.
-            uris.append(AtUri.make(repo, item["collection"], item["rkey"]))
+            uris.append(RecordUri(repo, item["collection"], item["rkey"]))
         else:
             raise InvalidResponseError(f"{_NS}: result {i} has no uri")
     return uris

@@ -15,6 +15,7 @@ from .errors import (
     PayloadTooLargeError,
     RateLimitError,
     RecordNotFoundError,
+    ScopeMissingError,
     ServerError,
     XrpcError,
 )
@@ -32,6 +33,7 @@ _BY_NAME: dict[str, type[XrpcError]] = {
     "BlobNotFound": BlobNotFoundError,
     "PayloadTooLarge": PayloadTooLargeError,
     "RateLimitExceeded": RateLimitError,
+    "ScopeMissingError": ScopeMissingError,  # OAuth: 403, the granted scope is too narrow
 }
 
 _BY_STATUS: dict[int, type[XrpcError]] = {

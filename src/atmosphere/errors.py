@@ -27,11 +27,20 @@ The hierarchy::
     │   └── UnsafeTargetError                 a target from identity data is not a public https host
     ├── InvalidResponseError                  the server answered, but not as XRPC says
     │   └── RecordMismatchError               a record that is not the one asked for
+    ├── OAuthError                            an OAuth step failed
+    │   ├── OAuthUnavailableError (ImportError)   the ``oauth`` extra is not installed
+    │   ├── OAuthMetadataError                server metadata breaks the atproto profile
+    │   ├── OAuthCallbackError                the redirect back is refused or carries an error
+    │   ├── OAuthServerError                  the authorization server answered an OAuth error
+    │   │   └── OAuthGrantError               ``invalid_grant``: code or refresh token unusable
+    │   ├── OAuthTokenResponseError           a token answer breaks the profile (type, sub, scope)
+    │   └── OAuthIdentityError                ``sub`` is not bound to this issuer (or unexpected)
     └── XrpcError                             the server answered with an XRPC error
         ├── AuthenticationError               401, AuthenticationRequired, AuthMissing
         │   ├── ExpiredTokenError             ExpiredToken (also: revoked refresh token)
-        │   ├── InvalidTokenError             InvalidToken
+        │   ├── InvalidTokenError             InvalidToken (OAuth: 401 ``invalid_token``)
         │   └── SessionRefreshError           refreshSession failed or changed the DID
+        ├── ScopeMissingError                 403: the OAuth scope granted does not cover the call
         ├── RecordNotFoundError               RecordNotFound
         ├── InvalidSwapError                  InvalidSwap
         ├── BlobNotFoundError                 BlobNotFound, or InvalidRequest "Blob not found"
@@ -39,14 +48,17 @@ The hierarchy::
         ├── RateLimitError                    429, RateLimitExceeded
         └── ServerError                       5xx
 
-Messages never contain passwords or JWTs.
+Messages never contain passwords, tokens, codes, PKCE verifiers or private keys.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._syntax import RecordUri
 
 __all__ = [
     "AppViewRequiredError",
@@ -68,6 +80,14 @@ __all__ = [
     "MissingCredentialsError",
     "NetworkTimeoutError",
     "NotAuthenticatedError",
+    "OAuthCallbackError",
+    "OAuthError",
+    "OAuthGrantError",
+    "OAuthIdentityError",
+    "OAuthMetadataError",
+    "OAuthServerError",
+    "OAuthTokenResponseError",
+    "OAuthUnavailableError",
     "PartialWriteError",
     "PayloadTooLargeError",
     "RateLimitError",
@@ -75,6 +95,7 @@ __all__ = [
     "RecordNotFoundError",
     "ResolutionError",
     "ResponseTooLargeError",
+    "ScopeMissingError",
     "ServerError",
     "SessionRefreshError",
     "TransportError",
@@ -185,13 +206,14 @@ class PartialWriteError(AtmosphereError):
     """A bulk write failed part-way: some batches were applied, the rest were not.
 
     Attributes:
-        applied: the AT-URIs (``AtUri``) of the writes that were applied, in order.
+        applied: the AT-URIs (:class:`~atmosphere.RecordUri`) of the writes that
+            were applied, in order.
         total: how many writes were requested.
         error: the error that stopped the remaining batches (also ``__cause__``).
     """
 
-    def __init__(self, applied: list[Any], total: int, error: AtmosphereError) -> None:
-        self.applied = applied
+    def __init__(self, applied: Sequence[RecordUri], total: int, error: AtmosphereError) -> None:
+        self.applied: list[RecordUri] = list(applied)
         self.total = total
         self.error = error
         super().__init__(f"{len(applied)} of {total} writes applied before: {error}")
@@ -377,3 +399,120 @@ class RateLimitError(XrpcError):
 
 class ServerError(XrpcError):
     """The server failed (5xx)."""
+
+
+OAUTH_EXTRA_HINT = "pip install 'atmosphere-atproto[oauth]'"
+"""How to install what OAuth needs (named in :class:`OAuthUnavailableError`)."""
+
+
+class OAuthError(AtmosphereError):
+    """An OAuth step failed."""
+
+
+class OAuthUnavailableError(OAuthError, ImportError):
+    """OAuth needs the ``oauth`` extra (the ``cryptography`` package) and it is missing."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "OAuth needs the 'oauth' extra (the cryptography package for ES256): "
+            f"{OAUTH_EXTRA_HINT}"
+        )
+
+
+class OAuthMetadataError(OAuthError):
+    """Protected-resource or authorization-server metadata breaks the atproto profile.
+
+    Attributes:
+        url: where the metadata was fetched from.
+    """
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"{url}: {reason}")
+
+
+class OAuthCallbackError(OAuthError):
+    """The authorization redirect was refused (wrong ``state`` or ``iss``) or carries an error.
+
+    Attributes:
+        error: the OAuth ``error`` parameter (e.g. ``"access_denied"``), or ``None``
+            when the client refused the callback itself.
+        description: ``error_description`` when the server sent one.
+    """
+
+    def __init__(
+        self, message: str, *, error: str | None = None, description: str | None = None
+    ) -> None:
+        self.error = error
+        self.description = description
+        super().__init__(message)
+
+
+class OAuthServerError(OAuthError):
+    """The authorization server answered a PAR, token or revocation request with an error.
+
+    Attributes:
+        status: the HTTP status.
+        error: the OAuth ``error`` code (``invalid_request``, ``invalid_grant`` ...), if any.
+        description: the ``error_description``, if any.
+        endpoint: which endpoint answered.
+    """
+
+    def __init__(
+        self, status: int, error: str | None, description: str | None, *, endpoint: str
+    ) -> None:
+        self.status = status
+        self.error = error
+        self.description = description
+        self.endpoint = endpoint
+        text = f": {description}" if description else ""
+        super().__init__(f"{error or 'HTTP error'} ({status}) from {endpoint}{text}")
+
+
+class OAuthGrantError(OAuthServerError):
+    """``invalid_grant``: the code or refresh token is expired, revoked or replayed.
+
+    After a replayed refresh token the server ends the whole session: log in again.
+    """
+
+
+class OAuthTokenResponseError(OAuthError):
+    """A token response is not what the atproto profile requires (type, ``sub``, ``scope``)."""
+
+
+class OAuthIdentityError(OAuthError):
+    """The account in ``sub`` is not the one expected, or its PDS uses another issuer.
+
+    Attributes:
+        did: the DID the server authenticated.
+        issuer: the authorization server that issued the tokens.
+    """
+
+    def __init__(self, did: str, issuer: str, reason: str) -> None:
+        self.did = did
+        self.issuer = issuer
+        super().__init__(f"{did} via {issuer}: {reason}")
+
+
+class ScopeMissingError(XrpcError):
+    """403: the session's granted scope does not cover this call.
+
+    Attributes:
+        required_scope: the scope the server named as missing, when it said so.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        error: str | None,
+        message: str | None,
+        *,
+        nsid: str = "",
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        prefix = "Missing required scope "
+        self.required_scope: str | None = None
+        if message and message.startswith(prefix):
+            self.required_scope = message[len(prefix) :].strip().strip('"') or None
+        super().__init__(status, error, message, nsid=nsid, headers=headers)

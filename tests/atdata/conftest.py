@@ -240,6 +240,22 @@ def bob(make_client: Callable[[str], Any]) -> Any:
     return make_client("bob.test")
 
 
+@pytest.fixture(scope="module")
+def schema_uri(alice: Any) -> str:
+    """``Reading``'s schema, published by alice once for the module."""
+    from atdata.atmosphere import SchemaPublisher
+
+    from tests.atdata.samples import Reading
+
+    return str(SchemaPublisher(alice).publish(Reading, version="1.0.0"))
+
+
+@pytest.fixture(scope="session")
+def url_storage_type() -> str:
+    """What atdata's ``get_storage_type`` says of a URL-stored dataset on this face."""
+    return "external" if FACE == "v03" else "http"
+
+
 @pytest.fixture
 def adapt() -> Callable[[Any], Any]:
     """``atmosphere.atdata.adapt`` (the reference run passes atdata's own client as is)."""

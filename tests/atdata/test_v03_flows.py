@@ -8,8 +8,6 @@ checks what atdata reads back from the real PDS.
 from __future__ import annotations
 
 import base64
-import socket
-import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -19,9 +17,7 @@ import pytest
 from atdata import load_dataset
 from atdata.atmosphere import (
     DatasetLoader,
-    DatasetPublisher,
     LensLoader,
-    LensPublisher,
     PDSBlobStore,
     SchemaLoader,
     SchemaPublisher,
@@ -29,21 +25,27 @@ from atdata.atmosphere import (
 from atdata.local import Index
 
 from atmosphere import compute_cid
-from tests.atdata.samples import Celsius, Reading, pairs, readings, shard
+from tests.atdata.samples import (
+    LENS_CODE,
+    SHARD_URLS,
+    Celsius,
+    Reading,
+    pairs,
+    publish_blobs,
+    publish_lens,
+    publish_urls,
+    readings,
+    shard,
+    unique,
+)
+from tests.atdata.shared_flows import (  # noqa: F401  (pytest runs the tests a module imports)
+    test_network_beyond_loopback_is_refused,
+    test_to_dataset_over_http_urls,
+)
 
 pytestmark = pytest.mark.pds
 
 NS = "ac.foundation.dataset"
-
-
-def _unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture(scope="module")
-def schema_uri(alice: Any) -> str:
-    """``Reading``'s schema, published once for the module."""
-    return str(SchemaPublisher(alice).publish(Reading, version="1.0.0"))
 
 
 def test_session_surface(alice: Any, pds: Any) -> None:
@@ -55,7 +57,7 @@ def test_session_surface(alice: Any, pds: Any) -> None:
 
 
 def test_schema_publish_get_list(alice: Any) -> None:
-    name = _unique("ReadingSchema")
+    name = unique("ReadingSchema")
     uri = SchemaPublisher(alice).publish(
         Reading, name=name, version="2.1.0", description="readings"
     )
@@ -80,15 +82,8 @@ def test_schema_read_by_another_account(alice: Any, bob: Any, schema_uri: str) -
 
 
 def test_dataset_publish_with_urls(alice: Any, schema_uri: str) -> None:
-    name = _unique("url-dataset")
-    urls = ["https://data.example/shard-000000.tar", "https://data.example/shard-000001.tar"]
-    uri = DatasetPublisher(alice).publish_with_urls(
-        urls,
-        schema_uri,
-        name=name,
-        description="two shards",
-        tags=["demo"],
-        license="MIT",
+    uri, name = publish_urls(
+        alice, schema_uri, description="two shards", tags=["demo"], license="MIT"
     )
     loader = DatasetLoader(alice)
     record = loader.get(uri)
@@ -97,7 +92,7 @@ def test_dataset_publish_with_urls(alice: Any, schema_uri: str) -> None:
     assert record["schemaRef"] == schema_uri
     assert record["tags"] == ["demo"]
     assert loader.get_storage_type(uri) == "external"
-    assert loader.get_urls(uri) == urls
+    assert loader.get_urls(uri) == list(SHARD_URLS)
     assert name in [r.get("name") for r in loader.list_all()]
 
 
@@ -107,11 +102,8 @@ def test_dataset_metadata_bytes(alice: Any, schema_uri: str) -> None:
     # that (atdata-on-the-SDK cannot: pydantic refuses non-UTF-8 bytes) and
     # give the record back as JSON, which atdata 0.7's decode_metadata_raw reads
     # (0.3's own get_metadata wants raw bytes back: an atdata 0.3 defect).
-    uri = DatasetPublisher(alice).publish_with_urls(
-        ["https://data.example/m.tar"],
-        schema_uri,
-        name=_unique("meta-dataset"),
-        metadata={"split": "train", "rows": 3},
+    uri, _ = publish_urls(
+        alice, schema_uri, tag="meta-dataset", metadata={"split": "train", "rows": 3}
     )
     raw = DatasetLoader(alice).get(uri)["metadata"]
     assert set(raw) == {"$bytes"}
@@ -122,10 +114,7 @@ def test_dataset_metadata_bytes(alice: Any, schema_uri: str) -> None:
 def test_dataset_publish_with_blobs_and_to_dataset(
     alice: Any, schema_uri: str, tmp_path: Path
 ) -> None:
-    samples = readings(5, tag="blob")
-    _, data = shard(tmp_path, samples)
-    uri = DatasetPublisher(alice).publish_with_blobs([data], schema_uri, name=_unique("blobs"))
-
+    uri, samples, data = publish_blobs(alice, schema_uri, tmp_path, 5, tag="blob")
     loader = DatasetLoader(alice)
     assert loader.get_storage_type(uri) == "blobs"
     (blob,) = loader.get_blobs(uri)
@@ -142,28 +131,6 @@ def test_dataset_publish_with_blobs_and_to_dataset(
     assert alice.get_blob(alice.did, compute_cid(data)) == data
     ds = loader.to_dataset(uri, Reading)
     assert pairs(ds.ordered()) == pairs(samples)
-
-
-def test_to_dataset_over_http_urls(alice: Any, schema_uri: str, tmp_path: Path) -> None:
-    # A URL-stored dataset read back end to end: the shard is served by the
-    # PDS (a blob kept alive by a blob-stored record), its URL from our client.
-    samples = readings(3, tag="http")
-    _, data = shard(tmp_path, samples)
-    DatasetPublisher(alice).publish_with_blobs([data], schema_uri, name=_unique("keep"))
-    url = alice.get_blob_url(alice.did, compute_cid(data))
-    uri = DatasetPublisher(alice).publish_with_urls([url], schema_uri, name=_unique("http"))
-    loader = DatasetLoader(alice)
-    assert loader.get_storage_type(uri) == "external"
-    assert pairs(loader.to_dataset(uri, Reading).ordered()) == pairs(samples)
-
-
-def test_network_beyond_loopback_is_refused() -> None:
-    # The session's guard: atdata's hard-coded plc.directory / bsky.social
-    # paths must fail at once, never reach the network.
-    with pytest.raises(OSError):
-        socket.getaddrinfo("plc.directory", 443)
-    with pytest.raises(OSError):
-        socket.create_connection(("192.0.2.1", 80), timeout=1)
 
 
 def test_pds_blob_store_write_and_resolve(alice: Any, pds: Any, tmp_path: Path) -> None:
@@ -183,23 +150,15 @@ def test_pds_blob_store_write_and_resolve(alice: Any, pds: Any, tmp_path: Path) 
 
 def test_lens_publish_get_list_find(alice: Any, schema_uri: str) -> None:
     target = str(SchemaPublisher(alice).publish(Celsius, version="1.0.0"))
-    name = _unique("to-celsius")
-    uri = LensPublisher(alice).publish(
-        name=name,
-        source_schema_uri=schema_uri,
-        target_schema_uri=target,
-        description="value/10 as celsius",
-        code_repository="https://github.com/example/lenses",
-        code_commit="0123456789abcdef0123456789abcdef01234567",
-        getter_path="lenses.celsius:get",
-        putter_path="lenses.celsius:put",
+    uri, name = publish_lens(
+        alice, schema_uri, target, tag="to-celsius", description="value/10 as celsius"
     )
     loader = LensLoader(alice)
     record = loader.get(uri)
     assert record["$type"] == f"{NS}.lens"
     assert record["sourceSchema"] == schema_uri
     assert record["targetSchema"] == target
-    assert record["getterCode"]["path"] == "lenses.celsius:get"
+    assert record["getterCode"]["path"] == LENS_CODE["getter_path"]
     assert name in [r.get("name") for r in loader.list_all()]
     found = loader.find_by_schemas(schema_uri, target)
     assert name in [r.get("name") for r in found]
@@ -209,7 +168,7 @@ def test_lens_publish_get_list_find(alice: Any, schema_uri: str) -> None:
 def test_index_with_adapted_client(alice: Any, adapt: Any, schema_uri: str, tmp_path: Path) -> None:
     index = Index(provider="sqlite", path=tmp_path / "index.db", atmosphere=adapt(alice))
     ds, _ = shard(tmp_path, readings(3, tag="index"))
-    name = _unique("indexed")
+    name = unique("indexed")
     entry = index.insert_dataset(ds, name=f"@alice.test/{name}", schema_ref=schema_uri)
     assert entry.name == name
     assert entry.uri.startswith(f"at://{alice.did}/{NS}.record/")
@@ -225,9 +184,7 @@ def test_index_with_adapted_client(alice: Any, adapt: Any, schema_uri: str, tmp_
 def test_load_dataset_from_blob_url(alice: Any, schema_uri: str, tmp_path: Path) -> None:
     # atdata 0.3's load_dataset has no at:// path and its "@handle/name" form
     # only looks in the local index; a blob URL from our client is what works.
-    samples = readings(6, tag="load")
-    _, data = shard(tmp_path, samples)
-    uri = DatasetPublisher(alice).publish_with_blobs([data], schema_uri, name=_unique("load"))
+    uri, samples, _ = publish_blobs(alice, schema_uri, tmp_path, 6, tag="load")
     (url,) = DatasetLoader(alice).get_blob_urls(uri)
     ds = load_dataset(url, Reading, split="train")
     assert pairs(ds.ordered()) == pairs(samples)

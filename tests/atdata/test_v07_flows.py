@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +24,6 @@ from atdata.atmosphere import (
     LabelLoader,
     LabelPublisher,
     LensLoader,
-    LensPublisher,
     PDSBlobStore,
     SchemaLoader,
     SchemaPublisher,
@@ -37,22 +34,28 @@ from atdata.index import Index
 
 from atmosphere import compute_cid
 from tests.atdata.appview import AppView
-from tests.atdata.samples import Celsius, Reading, pairs, readings, shard
+from tests.atdata.samples import (
+    LENS_CODE,
+    SHARD_URLS,
+    Celsius,
+    Reading,
+    pairs,
+    publish_blobs,
+    publish_lens,
+    publish_urls,
+    readings,
+    shard,
+    unique,
+)
+from tests.atdata.shared_flows import (  # noqa: F401  (pytest runs the tests a module imports)
+    test_network_beyond_loopback_is_refused,
+    test_to_dataset_over_http_urls,
+)
 
 pytestmark = pytest.mark.pds
 
 NS = "science.alt.dataset"
 LENS_COMMIT_CID = "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm"
-
-
-def _unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture(scope="module")
-def schema_uri(alice: Any) -> str:
-    """``Reading``'s schema, published once for the module."""
-    return str(SchemaPublisher(alice).publish(Reading, version="1.0.0"))
 
 
 @pytest.fixture
@@ -293,7 +296,7 @@ def test_upload_blob_takes_a_timeout(alice: Any) -> None:
 
 def test_list_records_returns_values_and_a_cursor(alice: Any) -> None:
     collection = f"{NS}.label"
-    names = [_unique("page") for _ in range(3)]
+    names = [unique("page") for _ in range(3)]
     for name in names:
         LabelPublisher(alice).publish(name, f"at://{alice.did}/{NS}.entry/x")
     seen: list[str] = []
@@ -312,7 +315,7 @@ def test_list_records_returns_values_and_a_cursor(alice: Any) -> None:
 
 
 def test_schema_publish_get_list(alice: Any) -> None:
-    name = _unique("ReadingSchema")
+    name = unique("ReadingSchema")
     uri = SchemaPublisher(alice).publish(
         Reading, name=name, version="2.1.0", description="readings"
     )
@@ -337,12 +340,9 @@ def test_another_account_reads(alice: Any, bob: Any, schema_uri: str) -> None:
 
 
 def test_dataset_publish_with_urls(alice: Any, schema_uri: str) -> None:
-    name = _unique("url-dataset")
-    urls = ["https://data.example/shard-000000.tar", "https://data.example/shard-000001.tar"]
-    uri = DatasetPublisher(alice).publish_with_urls(
-        urls,
+    uri, name = publish_urls(
+        alice,
         schema_uri,
-        name=name,
         description="two shards",
         tags=["demo"],
         license="MIT",
@@ -353,7 +353,7 @@ def test_dataset_publish_with_urls(alice: Any, schema_uri: str) -> None:
     assert record["$type"] == f"{NS}.entry"
     assert (record["name"], record["schemaRef"], record["tags"]) == (name, schema_uri, ["demo"])
     assert loader.get_storage_type(uri) == "http"
-    assert loader.get_urls(uri) == urls
+    assert loader.get_urls(uri) == list(SHARD_URLS)
     assert loader.get_metadata(uri) == {"split": "train", "rows": 3}
     assert name in [r.get("name") for r in loader.list_all()]
     assert name in [r.get("name") for r in alice.list_datasets()]
@@ -362,9 +362,7 @@ def test_dataset_publish_with_urls(alice: Any, schema_uri: str) -> None:
 def test_dataset_publish_with_blobs_and_to_dataset(
     alice: Any, schema_uri: str, tmp_path: Path
 ) -> None:
-    samples = readings(5, tag="blob")
-    _, data = shard(tmp_path, samples)
-    uri = DatasetPublisher(alice).publish_with_blobs([data], schema_uri, name=_unique("blobs"))
+    uri, samples, data = publish_blobs(alice, schema_uri, tmp_path, 5, tag="blob")
     loader = DatasetLoader(alice)
     assert loader.get_storage_type(uri) == "blobs"
     (entry,) = loader.get_blobs(uri)
@@ -374,28 +372,6 @@ def test_dataset_publish_with_blobs_and_to_dataset(
     assert parse_qs(urlsplit(url).query) == {"did": [alice.did], "cid": [compute_cid(data)]}
     assert alice.get_blob(alice.did, compute_cid(data)) == data
     assert pairs(loader.to_dataset(uri, Reading).ordered()) == pairs(samples)
-
-
-def test_to_dataset_over_http_urls(alice: Any, schema_uri: str, tmp_path: Path) -> None:
-    # A URL-stored dataset read back end to end: the shard is served by the
-    # PDS (a blob kept alive by a blob-stored record), its URL from our client.
-    samples = readings(3, tag="http")
-    _, data = shard(tmp_path, samples)
-    DatasetPublisher(alice).publish_with_blobs([data], schema_uri, name=_unique("keep"))
-    url = alice.get_blob_url(alice.did, compute_cid(data))
-    uri = DatasetPublisher(alice).publish_with_urls([url], schema_uri, name=_unique("http"))
-    loader = DatasetLoader(alice)
-    assert loader.get_storage_type(uri) == "http"
-    assert pairs(loader.to_dataset(uri, Reading).ordered()) == pairs(samples)
-
-
-def test_network_beyond_loopback_is_refused() -> None:
-    # The session's guard: atdata's hard-coded plc.directory / bsky.social
-    # paths must fail at once, never reach the network.
-    with pytest.raises(OSError):
-        socket.getaddrinfo("plc.directory", 443)
-    with pytest.raises(OSError):
-        socket.create_connection(("192.0.2.1", 80), timeout=1)
 
 
 def test_pds_blob_store_and_blob_refs(alice: Any, schema_uri: str, tmp_path: Path) -> None:
@@ -411,29 +387,19 @@ def test_pds_blob_store_and_blob_refs(alice: Any, schema_uri: str, tmp_path: Pat
     assert store.read_url(result[0]) == alice.get_blob_url(alice.did, cid)
 
     uri = DatasetPublisher(alice).publish_with_blob_refs(
-        result.blob_refs, schema_uri, name=_unique("store")
+        result.blob_refs, schema_uri, name=unique("store")
     )
     assert pairs(DatasetLoader(alice).to_dataset(uri, Reading).ordered()) == pairs(samples)
 
 
 def test_lens_publish_get_list_find(alice: Any, schema_uri: str) -> None:
     target = str(SchemaPublisher(alice).publish(Celsius, version="1.0.0"))
-    name = _unique("to-celsius")
-    uri = LensPublisher(alice).publish(
-        name=name,
-        source_schema_uri=schema_uri,
-        target_schema_uri=target,
-        code_repository="https://github.com/example/lenses",
-        code_commit="0123456789abcdef0123456789abcdef01234567",
-        getter_path="lenses.celsius:get",
-        putter_path="lenses.celsius:put",
-        language="python",
-    )
+    uri, name = publish_lens(alice, schema_uri, target, tag="to-celsius", language="python")
     loader = LensLoader(alice)
     record = loader.get(uri)
     assert record["$type"] == f"{NS}.lens"
     assert (record["sourceSchema"], record["targetSchema"]) == (schema_uri, target)
-    assert record["getterCode"]["path"] == "lenses.celsius:get"
+    assert record["getterCode"]["path"] == LENS_CODE["getter_path"]
     assert name in [r.get("name") for r in loader.list_all()]
     assert name in [r.get("name") for r in alice.list_lenses()]
     assert name in [r.get("name") for r in loader.find_by_schemas(schema_uri, target)]
@@ -441,12 +407,8 @@ def test_lens_publish_get_list_find(alice: Any, schema_uri: str) -> None:
 
 
 def test_label_publish_get_list_resolve(alice: Any, bob: Any, schema_uri: str) -> None:
-    dataset_uri = str(
-        DatasetPublisher(alice).publish_with_urls(
-            ["https://data.example/l.tar"], schema_uri, name=_unique("labelled")
-        )
-    )
-    name = _unique("mnist")
+    dataset_uri = str(publish_urls(alice, schema_uri, tag="labelled")[0])
+    name = unique("mnist")
     uri = LabelPublisher(alice).publish(name, dataset_uri, version="1.0.0", description="v1")
     loader = LabelLoader(alice)
     record = loader.get(uri)
@@ -465,17 +427,7 @@ def test_label_publish_get_list_resolve(alice: Any, bob: Any, schema_uri: str) -
 
 
 def test_verification_publish_get_find(alice: Any, schema_uri: str) -> None:
-    lens_uri = str(
-        LensPublisher(alice).publish(
-            name=_unique("lens"),
-            source_schema_uri=schema_uri,
-            target_schema_uri=schema_uri,
-            code_repository="https://github.com/example/lenses",
-            code_commit="0123456789abcdef0123456789abcdef01234567",
-            getter_path="m:get",
-            putter_path="m:put",
-        )
-    )
+    lens_uri = str(publish_lens(alice, schema_uri, schema_uri)[0])
     uri = VerificationPublisher(alice).publish(
         lens_uri=lens_uri,
         lens_commit=LENS_COMMIT_CID,
@@ -496,7 +448,7 @@ def test_index_with_adapted_client(
     index = Index(provider="sqlite", path=tmp_path / "index.db", atmosphere=adapt(alice))
     assert index.atmosphere is not None
     samples = readings(6, tag="index")
-    name = _unique("indexed")
+    name = unique("indexed")
     entry = index.write_samples(samples, name=f"@alice.test/{name}", description="six")
     assert entry.name == name
     assert entry.uri.startswith(f"at://{alice.did}/{NS}.entry/")
@@ -514,9 +466,7 @@ def test_index_with_adapted_client(
 
 
 def test_load_dataset_from_at_uri(alice: Any, schema_uri: str, tmp_path: Path) -> None:
-    samples = readings(5, tag="load")
-    _, data = shard(tmp_path, samples)
-    uri = DatasetPublisher(alice).publish_with_blobs([data], schema_uri, name=_unique("load"))
+    uri, samples, _ = publish_blobs(alice, schema_uri, tmp_path, 5, tag="load")
     # sample_type=None: atdata decodes the schema record into a type itself.
     ds = load_dataset(str(uri), atmosphere=alice, split="train")
     assert pairs(ds.ordered()) == pairs(samples)

@@ -27,6 +27,9 @@ from tests.support.service_auth import high_s_variant, split_jwt
 
 pytestmark = pytest.mark.pds
 
+UNREACHABLE = {"error": "UpstreamFailure", "message": "Upstream service unreachable"}
+INTERNAL_ERROR = {"error": "InternalServerError", "message": "Internal Server Error"}
+
 
 @pytest.fixture(scope="module")
 def http() -> Iterator[httpx.Client]:
@@ -355,10 +358,7 @@ def test_unreachable_endpoint_is_a_502_upstream_failure(
         )
         assert appview.did_document_fetches == 1
     assert response.status_code == 502
-    assert response.json() == {
-        "error": "UpstreamFailure",
-        "message": "Upstream service unreachable",
-    }
+    assert response.json() == UNREACHABLE
 
 
 def test_appview_stopped_after_its_did_was_resolved_is_a_502(
@@ -373,10 +373,7 @@ def test_appview_stopped_after_its_did_was_resolved_is_a_502(
     # The PDS kept the DID document (cached for an hour) and now cannot connect.
     response = _proxied(http, pds, QUERY, token=tokens["alice.test"], proxy=appview.proxy_header)
     assert response.status_code == 502
-    assert response.json() == {
-        "error": "UpstreamFailure",
-        "message": "Upstream service unreachable",
-    }
+    assert response.json() == UNREACHABLE
 
 
 def test_appview_whose_did_cannot_be_fetched_is_a_500(
@@ -387,32 +384,41 @@ def test_appview_whose_did_cannot_be_fetched_is_a_500(
     appview.stop()  # bound, never served: its port is closed
     response = _proxied(http, pds, QUERY, token=tokens["alice.test"], proxy=appview.proxy_header)
     assert response.status_code == 500
-    assert response.json() == {"error": "InternalServerError", "message": "Internal Server Error"}
+    assert response.json() == INTERNAL_ERROR
 
 
-def test_did_document_for_another_did_is_a_500(
-    pds: PdsProcess, http: httpx.Client, tokens: dict[str, str]
+@pytest.mark.parametrize(
+    ("options", "status", "body"),
+    [
+        pytest.param(
+            {"did_document": {"id": "did:web:elsewhere.test"}},
+            500,
+            INTERNAL_ERROR,
+            id="did-document-for-another-did-is-a-500",
+        ),
+        pytest.param(
+            {"endpoint": "ftp://localhost:21"},
+            400,
+            {"error": "InvalidRequest", "message": "could not resolve proxy did service url"},
+            id="non-http-service-endpoint-is-a-400",
+        ),
+    ],
+)
+def test_unusable_did_document_is_refused(
+    pds: PdsProcess,
+    http: httpx.Client,
+    tokens: dict[str, str],
+    options: dict[str, Any],
+    status: int,
+    body: dict[str, str],
 ) -> None:
-    with AppView(plc_url=pds.plc_url, did_document={"id": "did:web:elsewhere.test"}) as appview:
+    with AppView(plc_url=pds.plc_url, **options) as appview:
         response = _proxied(
             http, pds, QUERY, token=tokens["alice.test"], proxy=appview.proxy_header
         )
-    assert response.status_code == 500
-    assert response.json() == {"error": "InternalServerError", "message": "Internal Server Error"}
-
-
-def test_non_http_service_endpoint_is_a_400(
-    pds: PdsProcess, http: httpx.Client, tokens: dict[str, str]
-) -> None:
-    with AppView(plc_url=pds.plc_url, endpoint="ftp://localhost:21") as appview:
-        response = _proxied(
-            http, pds, QUERY, token=tokens["alice.test"], proxy=appview.proxy_header
-        )
-    assert response.status_code == 400
-    assert response.json() == {
-        "error": "InvalidRequest",
-        "message": "could not resolve proxy did service url",
-    }
+    assert response.status_code == status
+    assert response.json() == body
+    assert appview.received == []
 
 
 def test_appview_slower_than_ten_seconds_is_a_502(
@@ -430,181 +436,153 @@ def test_appview_slower_than_ten_seconds_is_a_502(
     )
     elapsed = time.monotonic() - started
     assert response.status_code == 502
-    assert response.json() == {
-        "error": "UpstreamFailure",
-        "message": "Upstream service unreachable",
-    }
+    assert response.json() == UNREACHABLE
     assert 9.5 <= elapsed < 11.0
 
 
+def _says_no(status: int, error: str) -> Any:
+    """A case of ``test_appview_error_answers``: an XRPC error the caller gets unchanged."""
+    message = "the appview says no"
+    return pytest.param(
+        FAIL,
+        "GET",
+        {"status": str(status), "error": error, "message": message},
+        (status, status),
+        {"error": error, "message": message},
+        id=f"{status}-{error}-unchanged",
+    )
+
+
+def _not_json(status: int, expected_status: int, error: str, message: str) -> Any:
+    """A case of ``test_appview_error_answers``: a non-JSON error, given a generic body."""
+    return pytest.param(
+        FAIL,
+        "GET",
+        {"status": str(status), "error": "-"},
+        (status, expected_status),
+        {"error": error, "message": message},
+        id=f"non-json-{status}-gets-a-generic-body",
+    )
+
+
 @pytest.mark.parametrize(
-    ("status", "error"),
+    ("nsid", "method", "params", "statuses", "expected"),
     [
-        (400, "InvalidThing"),
-        (401, "BadJwtSignature"),
-        (403, "Forbidden"),
-        (404, "RecordNotFound"),
-        (418, "Teapot"),
-        (429, "RateLimitExceeded"),
-        (501, "MethodNotImplemented"),
-        (502, "UpstreamFailure"),
-        (503, "NotEnoughResources"),
-        (504, "UpstreamTimeout"),
+        _says_no(400, "InvalidThing"),
+        _says_no(401, "BadJwtSignature"),
+        _says_no(403, "Forbidden"),
+        _says_no(404, "RecordNotFound"),
+        _says_no(418, "Teapot"),
+        _says_no(429, "RateLimitExceeded"),
+        _says_no(501, "MethodNotImplemented"),
+        _says_no(502, "UpstreamFailure"),
+        _says_no(503, "NotEnoughResources"),
+        _says_no(504, "UpstreamTimeout"),
+        pytest.param(
+            FAIL,
+            "POST",
+            {"status": "500", "error": "DatabaseDown", "message": "try later"},
+            (500, 502),
+            {"error": "DatabaseDown", "message": "try later"},
+            id="500-becomes-502-keeping-its-error-name",
+        ),
+        pytest.param(
+            FAIL,
+            "GET",
+            {"status": "400", "error": "Nope"},
+            (400, 400),
+            {"error": "Nope", "message": "Invalid Request"},
+            id="no-message-gets-the-pds-default-message",
+        ),
+        _not_json(404, 404, "XRPCNotSupported", "XRPC Not Supported"),
+        _not_json(500, 502, "UpstreamFailure", "Upstream Failure"),
+        _not_json(503, 503, "NotEnoughResources", "Not Enough Resources"),
+        pytest.param(
+            FAIL,
+            "GET",
+            {"status": "429", "error": "RateLimitExceeded", "retryAfter": "7"},
+            (429, 429),
+            {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
+            id="retry-after-is-dropped",
+        ),
+        pytest.param(
+            "science.alt.dataset.noSuchMethod",
+            "GET",
+            {},
+            (501, 501),
+            {"error": "MethodNotImplemented", "message": "Method Not Implemented"},
+            id="unknown-method-at-the-appview",
+        ),
     ],
 )
-def test_appview_xrpc_errors_reach_the_caller_unchanged(
+def test_appview_error_answers(
     pds: PdsProcess,
     http: httpx.Client,
     tokens: dict[str, str],
     appview: AppView,
-    status: int,
-    error: str,
-) -> None:
-    response = _proxied(
-        http,
-        pds,
-        FAIL,
-        token=tokens["alice.test"],
-        proxy=appview.proxy_header,
-        params={"status": str(status), "error": error, "message": "the appview says no"},
-    )
-    assert response.status_code == status
-    assert response.json() == {"error": error, "message": "the appview says no"}
-    assert _only(appview).status == status
-
-
-def test_appview_500_becomes_502_keeping_its_error_name(
-    pds: PdsProcess, http: httpx.Client, tokens: dict[str, str], appview: AppView
-) -> None:
-    response = _proxied(
-        http,
-        pds,
-        FAIL,
-        method="POST",
-        json={},
-        token=tokens["alice.test"],
-        proxy=appview.proxy_header,
-        params={"status": "500", "error": "DatabaseDown", "message": "try later"},
-    )
-    assert response.status_code == 502
-    assert response.json() == {"error": "DatabaseDown", "message": "try later"}
-
-
-def test_appview_error_without_message_gets_the_pds_default_message(
-    pds: PdsProcess, http: httpx.Client, tokens: dict[str, str], appview: AppView
-) -> None:
-    response = _proxied(
-        http,
-        pds,
-        FAIL,
-        token=tokens["alice.test"],
-        proxy=appview.proxy_header,
-        params={"status": "400", "error": "Nope"},
-    )
-    assert response.status_code == 400
-    assert response.json() == {"error": "Nope", "message": "Invalid Request"}
-
-
-@pytest.mark.parametrize(
-    ("status", "expected_status", "expected"),
-    [
-        (404, 404, {"error": "XRPCNotSupported", "message": "XRPC Not Supported"}),
-        (500, 502, {"error": "UpstreamFailure", "message": "Upstream Failure"}),
-        (503, 503, {"error": "NotEnoughResources", "message": "Not Enough Resources"}),
-    ],
-)
-def test_appview_non_json_errors_get_a_generic_body(
-    pds: PdsProcess,
-    http: httpx.Client,
-    tokens: dict[str, str],
-    appview: AppView,
-    status: int,
-    expected_status: int,
+    nsid: str,
+    method: str,
+    params: dict[str, str],
+    statuses: tuple[int, int],
     expected: dict[str, str],
 ) -> None:
+    """What the caller gets when the AppView answers an error (``statuses``: the AppView's
+    status, then the caller's); Retry-After, forwarded on success (see above), never is."""
+    upstream, status = statuses
     response = _proxied(
         http,
         pds,
-        FAIL,
+        nsid,
+        method=method,
         token=tokens["alice.test"],
         proxy=appview.proxy_header,
-        params={"status": str(status), "error": "-"},
+        params=params,
+        **({"json": {}} if method == "POST" else {}),
     )
-    assert response.status_code == expected_status
+    assert response.status_code == status
     assert response.json() == expected
-
-
-def test_retry_after_is_dropped_from_proxied_errors(
-    pds: PdsProcess, http: httpx.Client, tokens: dict[str, str], appview: AppView
-) -> None:
-    """On success the PDS forwards Retry-After (see above); on an error answer it does not."""
-    response = _proxied(
-        http,
-        pds,
-        FAIL,
-        token=tokens["alice.test"],
-        proxy=appview.proxy_header,
-        params={"status": "429", "error": "RateLimitExceeded", "retryAfter": "7"},
-    )
-    assert response.status_code == 429
-    assert _only(appview).status == 429
+    assert _only(appview).status == upstream
     assert "retry-after" not in response.headers
-
-
-def test_unknown_method_at_the_appview(
-    pds: PdsProcess, http: httpx.Client, tokens: dict[str, str], appview: AppView
-) -> None:
-    response = _proxied(
-        http,
-        pds,
-        "science.alt.dataset.noSuchMethod",
-        token=tokens["alice.test"],
-        proxy=appview.proxy_header,
-    )
-    assert response.status_code == 501
-    assert response.json() == {"error": "MethodNotImplemented", "message": "Method Not Implemented"}
 
 
 # -- (d) bad proxy headers and missing auth ------------------------------------------
 
 
+def _bad_header(header: str, message: str) -> tuple[str, int, dict[str, str]]:
+    return header, 400, {"error": "InvalidRequest", "message": message}
+
+
 @pytest.mark.parametrize(
-    ("header", "message"),
+    ("header", "status", "body"),
     [
-        ("{did}", "no service id specified in proxy header"),
-        ("{did}#", "no service id specified in proxy header"),
-        ("#atdata_appview", "no did specified in proxy header"),
-        ("{did}#atdata_appview#again", "invalid proxy header format"),
-        ("{did} #atdata_appview", "proxy header cannot contain spaces"),
-        ("{did}#other_service", "could not resolve proxy did service url"),
-        ("{did}#ATDATA_APPVIEW", "could not resolve proxy did service url"),
-        ("did:plc:aaaaaaaaaaaaaaaaaaaaaaaa#atdata_appview", "could not resolve proxy did"),
+        _bad_header("{did}", "no service id specified in proxy header"),
+        _bad_header("{did}#", "no service id specified in proxy header"),
+        _bad_header("#atdata_appview", "no did specified in proxy header"),
+        _bad_header("{did}#atdata_appview#again", "invalid proxy header format"),
+        _bad_header("{did} #atdata_appview", "proxy header cannot contain spaces"),
+        _bad_header("{did}#other_service", "could not resolve proxy did service url"),
+        _bad_header("{did}#ATDATA_APPVIEW", "could not resolve proxy did service url"),
+        _bad_header(
+            "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa#atdata_appview", "could not resolve proxy did"
+        ),
+        # DID forms the PDS cannot resolve at all: a generic 500.
+        ("not-a-did#atdata_appview", 500, INTERNAL_ERROR),
+        ("DID:WEB:{host}#atdata_appview", 500, INTERNAL_ERROR),
     ],
 )
-def test_bad_proxy_header_is_a_400(
+def test_bad_proxy_header_is_refused(
     pds: PdsProcess,
     http: httpx.Client,
     tokens: dict[str, str],
     appview: AppView,
     header: str,
-    message: str,
+    status: int,
+    body: dict[str, str],
 ) -> None:
-    response = _proxied(
-        http, pds, QUERY, token=tokens["alice.test"], proxy=header.format(did=appview.did)
-    )
-    assert response.status_code == 400
-    assert response.json() == {"error": "InvalidRequest", "message": message}
-    assert appview.received == []
-
-
-@pytest.mark.parametrize("header", ["not-a-did#atdata_appview", "DID:WEB:{host}#atdata_appview"])
-def test_proxy_header_with_an_unresolvable_did_form_is_a_500(
-    pds: PdsProcess, http: httpx.Client, tokens: dict[str, str], appview: AppView, header: str
-) -> None:
-    proxy = header.format(host=f"LOCALHOST%3A{appview.port}")
+    proxy = header.format(did=appview.did, host=f"LOCALHOST%3A{appview.port}")
     response = _proxied(http, pds, QUERY, token=tokens["alice.test"], proxy=proxy)
-    assert response.status_code == 500
-    assert response.json() == {"error": "InternalServerError", "message": "Internal Server Error"}
+    assert response.status_code == status
+    assert response.json() == body
     assert appview.received == []
 
 

@@ -43,11 +43,7 @@ def test_fifty_coroutines_with_an_expired_token_refresh_once(pds: PdsProcess) ->
             await c.apply_writes([Delete(C, str(u.rkey)) for u in uris])
             return [str(u) for u in uris]
 
-    loop = asyncio.new_event_loop()
-    try:
-        uris = loop.run_until_complete(main())
-    finally:
-        loop.close()
+    uris = asyncio.run(main())  # a loop shut down properly (async generators, executor)
     assert len(set(uris)) == 50
     assert paths.count(REFRESH) == 1
     assert len(changes) == 1

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from atmosphere._oauth import NonceStore, OAuthSession, flow
-from atmosphere._oauth.auth import OAuthAuth, OAuthSessionHolder
+from atmosphere._oauth.auth import OAuthSessionHolder
 from atmosphere._oauth.authorization import PendingAuthorization
 from atmosphere._oauth.client_id import loopback_client
 from atmosphere._oauth.drive import run_async, run_sync
@@ -33,6 +33,7 @@ from atmosphere._oauth.errors import (
 from atmosphere._oauth.identity import SimpleIdentityLookup
 from atmosphere._oauth.loopback import CallbackServer
 from atmosphere._oauth.resource import DpopAuth, resource_error
+from atmosphere._sync.oauth import OAuthAuth
 from atmosphere.errors import InvalidTokenError
 from tests.support.lying_as import LyingAuthorizationServer
 from tests.support.oauth_provider import ProviderSession, approve, reject

@@ -27,7 +27,6 @@ import struct
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import TracebackType
 
 import dns.exception
 import dns.flags
@@ -142,12 +141,7 @@ class DnsServer:
     def __enter__(self) -> DnsServer:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- serving -----------------------------------------------------------

@@ -440,13 +440,7 @@ class FakePds:
         rkey = body.get("rkey") or self._next_tid()
         if rkey in account.records[collection]:
             raise _Reject(500, "InternalServerError", "Internal Server Error")
-        commit = self._commit(account, body.get("swapCommit"))
-        cid = record_cid(value)
-        account.records[collection][rkey] = (cid, value)
-        uri = f"at://{account.did}/{collection}/{rkey}"
-        return httpx.Response(
-            200, json={"uri": uri, "cid": cid, "commit": commit, "validationStatus": "unknown"}
-        )
+        return self._store(account, body, collection, rkey, value)
 
     def _put_record(self, request: httpx.Request, _: dict[str, str]) -> httpx.Response:
         body = self._body(request)
@@ -456,6 +450,12 @@ class FakePds:
             current = account.records[collection].get(rkey, (None, None))[0]
             if body["swapRecord"] != current:
                 raise _Reject(400, "InvalidSwap", f"Record was at {current}")
+        return self._store(account, body, collection, rkey, value)
+
+    def _store(
+        self, account: Account, body: dict[str, Any], collection: str, rkey: str, value: Any
+    ) -> httpx.Response:
+        """Write one record (after ``swapCommit``'s check) and answer as the PDS does."""
         commit = self._commit(account, body.get("swapCommit"))
         cid = record_cid(value)
         account.records[collection][rkey] = (cid, value)

@@ -39,7 +39,6 @@ import threading
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -267,12 +266,7 @@ class FaultServer:
     def __enter__(self) -> FaultServer:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- used by the handler ---------------------------------------------------

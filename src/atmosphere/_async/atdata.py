@@ -159,9 +159,9 @@ class AsyncAtmosphereClient(AsyncAtdataFace):
     instance method and the default namespace is ``ac.foundation.dataset``.
 
     Args:
-        base_url, _client, plc_url, resolver, timeout, on_session_change: as for the core client.
-        session_lock, retry, allow_private_hosts, deadline: as for
-            :class:`~atmosphere._async.client.AsyncCoreClient`.
+        base_url: as for :class:`~atmosphere._async.client.AsyncCoreClient`, like
+            ``plc_url``, ``resolver``, ``timeout``, ``on_session_change``,
+            ``session_lock``, ``retry``, ``allow_private_hosts`` and ``deadline``.
         namespace: the atdata lexicon namespace for ``list_schemas`` & co
             (see :class:`AsyncAtdataFace`).
 

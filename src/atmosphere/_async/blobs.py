@@ -15,6 +15,7 @@ from .._blobverify import Verifier, atomic_file
 from .._concurrency import to_thread
 from .._wire import wrap_transport_errors
 from ..errors import ResponseTooLargeError
+from .body import closed_after
 
 __all__ = ["bounded", "iter_verified", "prepare_source", "source_chunks", "write_verified"]
 
@@ -90,8 +91,10 @@ async def write_verified(
     or any other failure, no file is left at ``path`` (or beside it).
     """
     written = 0
+    verified = iter_verified(chunks, cid, total=total, progress=progress)
     with atomic_file(path) as out:
-        async for chunk in iter_verified(chunks, cid, total=total, progress=progress):
-            await to_thread(out.write, chunk)
-            written += len(chunk)
+        async with closed_after(verified) as released:
+            async for chunk in released:
+                await to_thread(out.write, chunk)
+                written += len(chunk)
     return written

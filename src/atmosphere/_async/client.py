@@ -11,8 +11,9 @@ import asyncio  # unasync: drop
 import io
 import logging
 import os
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -42,6 +43,7 @@ from .._nsid import (
     PUT_RECORD,
     UPLOAD_BLOB,
 )
+from .._oauth.auth import OAuthSessionHolder
 from .._ratelimit import RateLimitInfo
 from .._records import check_records, record_envelope, record_page, write_result
 from .._retry import DEFAULT_RETRY_POLICY, RetryPolicy
@@ -57,6 +59,7 @@ from .._session import (
 )
 from .._syntax import (
     AtUri,
+    RecordUri,
     is_valid_did,
     is_valid_handle,
     validate_at_identifier,
@@ -64,7 +67,7 @@ from .._syntax import (
     validate_nsid,
     validate_record_key,
 )
-from .._types import BlobRef, Record, RecordPage, StrongRef
+from .._types import BlobInput, BlobRef, Record, RecordPage, StrongRef
 from .._wire import encode_params, wrap_transport_errors, xrpc_url
 from .._writes import (
     MAX_WRITES_PER_BATCH,
@@ -83,12 +86,16 @@ from ..errors import (
     NotAuthenticatedError,
     PartialWriteError,
     ResponseTooLargeError,
+    ScopeMissingError,
     TransportError,
     XrpcError,
 )
 from .auth import AsyncSessionAuth
 from .blobs import bounded, iter_verified, prepare_source, source_chunks, write_verified
+from .body import body_chunks, closed_after
 from .egress import AsyncEgress, make_public_client, policy_for
+from .oauth import AsyncOAuthAuth, run_flow
+from .oauthlogin import AsyncOAuthLogin
 from .resolver import AsyncIdentityResolver
 from .xrpc import DEFAULT_DEADLINE, AsyncXrpcClient
 
@@ -96,6 +103,7 @@ __all__ = ["PAGE_MAX", "AsyncCoreClient", "check_limit"]
 
 if TYPE_CHECKING:
     from .._models import Session
+    from .._oauth.session import OAuthSession
 
 log = logging.getLogger(__name__)
 
@@ -148,13 +156,31 @@ def _check_timeout(timeout: Any) -> float | None:
     return float(timeout)
 
 
+@dataclass(frozen=True)
+class _Account:
+    """Who is signed in and where, whatever the kind of session (password or OAuth)."""
+
+    did: str
+    handle: str
+    pds_url: str
+
+
+def _oauth_notifier(
+    callback: SessionCallback | None,
+) -> Callable[[OAuthSession], None] | None:
+    """``on_session_change`` for OAuth sessions: it receives their JSON form."""
+    if callback is None:
+        return None
+    return lambda session: callback(session.to_json())
+
+
 def _check_secret(name: str, value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidArgumentError(f"{name} must be a non-empty str")
     return value
 
 
-class AsyncCoreClient:
+class AsyncCoreClient(AsyncOAuthLogin):
     """The generic ATProto client: sessions, records, listing, blobs and XRPC.
 
     The atdata faces (``AsyncAtmosphereClient``) build on it.
@@ -170,7 +196,8 @@ class AsyncCoreClient:
         timeout: timeouts for the owned ``httpx.AsyncClient`` (per operation: a slow
             but healthy large upload is not cut off by a whole-request deadline).
         on_session_change: called with the new session string after every login
-            and token refresh, so callers can persist rotated tokens.
+            and token refresh, so callers can persist rotated tokens (for an
+            OAuth session, its JSON form; see :meth:`login_oauth`).
         session_lock: for a session saved where other processes use it too (a
             session file): a callable returning a context manager that is held
             around every token refresh (``on_session_change`` is called inside
@@ -245,9 +272,16 @@ class AsyncCoreClient:
             _egress=self._egress,
         )
         self._store = SessionStore(on_change=on_session_change, lock=session_lock)
+        self._session_auth = AsyncSessionAuth(self._store)
+        self._oauth = OAuthSessionHolder(
+            on_change=_oauth_notifier(on_session_change),
+            shared_lock=session_lock,
+            allow_private_hosts=self._egress.policy.allow_private_hosts,
+        )
+        self._oauth_auth = AsyncOAuthAuth(self._oauth)
         self._xrpc = AsyncXrpcClient(
             self._http,
-            auth=AsyncSessionAuth(self._store),
+            auth=self._session_auth,
             retry=retry if retry is not None else DEFAULT_RETRY_POLICY,
             egress=self._egress,
             deadline=_check_deadline(deadline),
@@ -275,32 +309,53 @@ class AsyncCoreClient:
         await self.aclose()
 
     def __repr__(self) -> str:
-        state = self._store.state
-        who = f"did={state.session.did!r}" if state else "unauthenticated"
+        account = self._account()
+        who = f"did={account.did!r}" if account else "unauthenticated"
         return f"<{type(self).__name__} {who} pds={self.pds_url!r}>"
 
     # -- session -------------------------------------------------------------
 
+    def _account(self) -> _Account | None:
+        """The signed-in account (password or OAuth session), or ``None``."""
+        oauth = self._oauth.session
+        if oauth is not None:
+            return _Account(oauth.did, oauth.handle or "handle.invalid", oauth.pds_url)
+        state = self._store.state
+        if state is None:
+            return None
+        return _Account(state.session.did, state.session.handle, state.pds_url)
+
+    def _use_password_auth(self) -> None:
+        """A password session replaces any OAuth session."""
+        self._oauth.clear()
+        self._xrpc.auth = self._session_auth
+
+    def _install_oauth(self, session: OAuthSession, *, notify: bool) -> None:
+        """An OAuth session replaces any password session; every call is then DPoP-signed."""
+        self._store.clear()
+        self._oauth.set(session, notify=notify)
+        self._xrpc.auth = self._oauth_auth
+
     @property
     def is_authenticated(self) -> bool:
-        """Whether the client holds a session."""
-        return self._store.state is not None
+        """Whether the client holds a session (password or OAuth)."""
+        return self._account() is not None
 
     @property
     def did(self) -> str:
         """The DID of the authenticated user (``NotAuthenticatedError`` otherwise)."""
-        return self._store.require().session.did
+        return self._session().did
 
     @property
     def handle(self) -> str:
         """The handle of the authenticated user (``NotAuthenticatedError`` otherwise)."""
-        return self._store.require().session.handle
+        return self._session().handle
 
     @property
     def pds_url(self) -> str | None:
         """The PDS this client talks to for the session (or the login base URL)."""
-        state = self._store.state
-        return state.pds_url if state else self._base_url
+        account = self._account()
+        return account.pds_url if account else self._base_url
 
     @property
     def allow_private_hosts(self) -> bool:
@@ -373,6 +428,7 @@ class AsyncCoreClient:
         pds = pds_from_session(session) or base
         if pds != base:
             self._egress.check(pds)  # the didDoc's PDS came from the server: public only
+        self._use_password_auth()
         self._store.set(SessionState(session=session, pds_url=pds))
         log.info("logged in as %s", session.did)
 
@@ -399,9 +455,16 @@ class AsyncCoreClient:
         an expired access token on the way). A revoked session raises and leaves
         the client unauthenticated. With ``verify=False`` the session is installed
         without a request (for cold starts); problems surface on the first call.
+
+        An OAuth session (the JSON that ``export_session()`` gives after
+        :meth:`login_oauth`) is restored the same way, with its DPoP key.
         """
+        if isinstance(session_string, str) and session_string.lstrip().startswith("{"):
+            await self._restore_oauth(session_string, verify=verify)
+            return
         state = SessionState.decode(session_string, default_pds=self._base_url)
         self._egress.check(state.pds_url)  # a PDS named in the string is checked like a didDoc's
+        self._use_password_auth()
         self._store.set(state, notify=False)
         if not verify:
             return
@@ -435,15 +498,44 @@ class AsyncCoreClient:
             updated = current.session.model_copy(update={"handle": info["handle"]})
             self._store.set(SessionState(session=updated, pds_url=current.pds_url), notify=False)
 
+    async def _restore_oauth(self, text: str, *, verify: bool) -> None:
+        from .._oauth.session import OAuthSession
+
+        session = OAuthSession.from_json(text, allow_private_hosts=self.allow_private_hosts)
+        self._egress.check(session.pds_url)  # from identity data, like a session string's PDS
+        self._install_oauth(session, notify=False)
+        if not verify:
+            return
+        try:
+            await self._xrpc.query(session.pds_url, GET_SESSION, auth=True)
+        except ScopeMissingError:
+            pass  # the token was accepted; the granted scope just does not cover getSession
+        except BaseException:
+            self._oauth.clear()
+            raise
+
     def export_session(self) -> str:
         """Export the current session for later reuse with ``login_with_session()``.
 
-        The string holds the tokens: store it like a password.
+        The string holds the tokens (and, for OAuth, the DPoP private key):
+        store it like a password.
         """
+        oauth = self._oauth.session
+        if oauth is not None:
+            return oauth.to_json()
         return self._store.require().encode()
 
     async def logout(self) -> None:
-        """Revoke the session on the PDS (``deleteSession``) and forget it locally."""
+        """Revoke the session (``deleteSession``, or OAuth revocation) and forget it locally."""
+        oauth = self._oauth.session
+        if oauth is not None:
+            from .._oauth.flow import revoke_session
+
+            try:
+                await run_flow(revoke_session(oauth, nonces=self._oauth.nonces), self._egress)
+            finally:
+                self._oauth.clear()
+            return
         state = self._store.require()
         try:
             await self._xrpc.procedure(
@@ -464,7 +556,7 @@ class AsyncCoreClient:
         ``service_url`` is unauthenticated (use ``proxy=`` to reach another
         service with the user's identity; the PDS signs for it).
         """
-        state = self._store.state
+        state = self._account()
         if service_url is None:
             if state is None:
                 if self._base_url is None:
@@ -525,7 +617,7 @@ class AsyncCoreClient:
     async def procedure(
         self,
         nsid: str,
-        input: Any = None,
+        input: Mapping[str, Any] | bytes | bytearray | memoryview | None = None,
         *,
         params: Mapping[str, Any] | None = None,
         content_type: str | None = None,
@@ -540,8 +632,9 @@ class AsyncCoreClient:
 
         Args:
             nsid: the method, e.g. ``com.atproto.repo.createRecord``.
-            input: the body: JSON-serialisable data, or ``bytes`` sent raw with
-                ``content_type`` (``application/octet-stream`` by default).
+            input: the body: a JSON object (a mapping of JSON-serialisable
+                values; XRPC JSON inputs are objects), or ``bytes`` sent raw
+                with ``content_type`` (``application/octet-stream`` by default).
             params: query parameters, as for :meth:`query`.
             content_type: the ``Content-Type`` of a ``bytes`` input.
             idempotent: whether sending the call twice does no more than once;
@@ -604,12 +697,10 @@ class AsyncCoreClient:
             "GET", xrpc_url(base, nsid), params=encode_params(check_params(params)), headers=extra
         )
         response = await self._xrpc.send(request, nsid, auth=signed, stream=True)
-        try:
-            with wrap_transport_errors(nsid):
-                async for chunk in response.aiter_bytes(chunk_size):
+        with wrap_transport_errors(nsid):
+            async with body_chunks(response, chunk_size) as chunks:
+                async for chunk in chunks:
                     yield chunk
-        finally:
-            await response.aclose()
 
     async def query_bytes(
         self,
@@ -630,7 +721,7 @@ class AsyncCoreClient:
         """
         check_limit(max_bytes, upper=None)
         buffer = bytearray()
-        async for chunk in self.iter_query(
+        stream = self.iter_query(
             nsid,
             params,
             proxy=proxy,
@@ -638,28 +729,33 @@ class AsyncCoreClient:
             service_url=service_url,
             auth=auth,
             headers=headers,
-        ):
-            buffer += chunk
-            if len(buffer) > max_bytes:
-                raise ResponseTooLargeError(f"{nsid}: response body exceeds {max_bytes} bytes")
+        )
+        async with closed_after(stream) as chunks:
+            async for chunk in chunks:
+                buffer += chunk
+                if len(buffer) > max_bytes:
+                    raise ResponseTooLargeError(f"{nsid}: response body exceeds {max_bytes} bytes")
         return bytes(buffer)
 
     # -- records -------------------------------------------------------------
 
-    def _session(self) -> SessionState:
-        return self._store.require()
+    def _session(self) -> _Account:
+        account = self._account()
+        if account is None:
+            raise NotAuthenticatedError(NOT_AUTHENTICATED)
+        return account
 
     def _is_self(self, authority: str) -> bool:
-        state = self._store.state
+        state = self._account()
         if state is None:
             return False
-        return authority == state.session.did or authority.lower() == state.session.handle.lower()
+        return authority == state.did or authority.lower() == state.handle.lower()
 
     async def _locate(self, repo: str) -> tuple[str, str, bool]:
         """Where to read ``repo``: (repo id to send, PDS base URL, use auth)."""
         if self._is_self(repo):
             state = self._session()
-            return state.session.did, state.pds_url, True
+            return state.did, state.pds_url, True
         if is_valid_did(repo):
             return repo, await self._resolver.resolve_pds(repo), False
         identity = await self._resolver.resolve(repo)
@@ -684,7 +780,7 @@ class AsyncCoreClient:
         *,
         rkey: str | None = None,
         validate: bool = False,
-    ) -> AtUri:
+    ) -> RecordUri:
         """Create a record in the user's repository.
 
         Args:
@@ -695,10 +791,12 @@ class AsyncCoreClient:
                 custom lexicons the PDS does not know).
 
         Returns:
-            The AT-URI of the new record (:meth:`create_record_ref` also gives its CID).
+            The AT-URI of the new record, a :class:`~atmosphere.RecordUri` whose
+            ``collection`` and ``rkey`` are always set (:meth:`create_record_ref`
+            also gives its CID).
         """
         ref = await self.create_record_ref(collection, record, rkey=rkey, validate=validate)
-        return AtUri.parse(ref["uri"])
+        return RecordUri.parse(ref["uri"])
 
     async def create_record_ref(
         self,
@@ -729,7 +827,7 @@ class AsyncCoreClient:
             validate_record_key(rkey)
         state = self._session()
         data: dict[str, Any] = {
-            "repo": state.session.did,
+            "repo": state.did,
             "collection": collection,
             "record": record,
             "validate": bool(validate),
@@ -749,7 +847,7 @@ class AsyncCoreClient:
         validate: bool = False,
         swap_commit: str | None = None,
         swap_record: str | None = None,
-    ) -> AtUri:
+    ) -> RecordUri:
         """Create or update a record at a specific key.
 
         ``swap_commit`` / ``swap_record`` are compare-and-swap CIDs: the write
@@ -764,7 +862,7 @@ class AsyncCoreClient:
             swap_commit=swap_commit,
             swap_record=swap_record,
         )
-        return AtUri.parse(ref["uri"])
+        return RecordUri.parse(ref["uri"])
 
     async def put_record_ref(
         self,
@@ -789,7 +887,7 @@ class AsyncCoreClient:
                 parse_cid(cid)
         state = self._session()
         data: dict[str, Any] = {
-            "repo": state.session.did,
+            "repo": state.did,
             "collection": collection,
             "rkey": rkey,
             "record": record,
@@ -820,10 +918,10 @@ class AsyncCoreClient:
         state = self._session()
         if not self._is_self(parsed.authority):
             raise InvalidArgumentError(
-                f"{parsed} is in another account's repo; only {state.session.did} can be written"
+                f"{parsed} is in another account's repo; only {state.did} can be written"
             )
         data: dict[str, Any] = {
-            "repo": state.session.did,
+            "repo": state.did,
             "collection": parsed.collection,
             "rkey": parsed.rkey,
         }
@@ -838,7 +936,7 @@ class AsyncCoreClient:
         *,
         validate: bool = False,
         batch_size: int = MAX_WRITES_PER_BATCH,
-    ) -> list[AtUri]:
+    ) -> list[RecordUri]:
         """Apply creates, updates and deletes in batches (``com.atproto.repo.applyWrites``).
 
         Args:
@@ -858,20 +956,20 @@ class AsyncCoreClient:
         """
         batches = list(batch_writes(writes, max_writes=batch_size))
         state = self._session()
-        uris: list[AtUri] = []
+        uris: list[RecordUri] = []
         for batch in batches:
             try:
                 answer = await self._xrpc.procedure(
                     state.pds_url,
                     "com.atproto.repo.applyWrites",
-                    build_apply_writes(state.session.did, batch, validate=validate),
+                    build_apply_writes(state.did, batch, validate=validate),
                     idempotent=True,  # every create carries its rkey: no duplicates
                 )
             except AtmosphereError as exc:
                 if not uris:
                     raise
                 raise PartialWriteError(uris, len(writes), exc) from exc
-            uris.extend(parse_apply_writes(state.session.did, batch, answer))
+            uris.extend(parse_apply_writes(state.did, batch, answer))
         return uris
 
     async def create_records(
@@ -880,7 +978,7 @@ class AsyncCoreClient:
         records: Iterable[dict[str, Any]],
         *,
         validate: bool = False,
-    ) -> list[AtUri]:
+    ) -> list[RecordUri]:
         """Create many records in one collection, batched; URIs in input order."""
         validate_nsid(collection)
         return await self.apply_writes([Create(collection, r) for r in records], validate=validate)
@@ -913,7 +1011,7 @@ class AsyncCoreClient:
     ) -> RecordPage:
         if repo is None:
             state = self._session()
-            target, base, auth = state.session.did, state.pds_url, True
+            target, base, auth = state.did, state.pds_url, True
         else:
             target, base, auth = await self._locate(validate_at_identifier(repo))
         answer = await self._xrpc.query(
@@ -1046,7 +1144,7 @@ class AsyncCoreClient:
 
     async def upload_blob(
         self,
-        data: Any,
+        data: BlobInput,
         mime_type: str = "application/octet-stream",
         *,
         progress: ProgressCallback | None = None,
@@ -1106,7 +1204,7 @@ class AsyncCoreClient:
     # unasync: async-only
     async def upload_blobs(
         self,
-        blobs: Iterable[Any],
+        blobs: Iterable[BlobInput | tuple[BlobInput, str]],
         mime_type: str = "application/octet-stream",
         *,
         max_concurrency: int = 4,
@@ -1125,7 +1223,7 @@ class AsyncCoreClient:
         self._session()
         gate = asyncio.Semaphore(max_concurrency)
 
-        async def one(data: Any, mime: str) -> BlobRef:
+        async def one(data: BlobInput, mime: str) -> BlobRef:
             async with gate:
                 return await self.upload_blob(data, mime)
 
@@ -1204,7 +1302,11 @@ class AsyncCoreClient:
                     f"{nsid}: the answer declares {total} bytes, over {bound}"
                 )
             limit = bound if total is None else total
-            yield bounded(response.aiter_bytes(chunk_size), limit, nsid), total
+            async with (
+                body_chunks(response, chunk_size) as raw,
+                closed_after(bounded(raw, limit, nsid)) as chunks,
+            ):
+                yield chunks, total
         finally:
             await response.aclose()
 
@@ -1245,8 +1347,10 @@ class AsyncCoreClient:
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size <= 0:
             raise InvalidArgumentError(f"chunk_size must be a positive int, got {chunk_size!r}")
         async with self._blob_response(did, cid, max_size, chunk_size) as (chunks, total):
-            async for chunk in iter_verified(chunks, cid, total=total, progress=progress):
-                yield chunk
+            verified = iter_verified(chunks, cid, total=total, progress=progress)
+            async with closed_after(verified) as out:
+                async for chunk in out:
+                    yield chunk
 
     async def download_blob(
         self,
@@ -1290,6 +1394,7 @@ class AsyncCoreClient:
         """
         buffer = io.BytesIO()  # grows in place: no second copy when done
         bound = DEFAULT_MAX_BLOB_MEMORY if max_size is None else max_size
-        async for chunk in self.iter_blob(did, cid, max_size=bound):
-            buffer.write(chunk)
+        async with closed_after(self.iter_blob(did, cid, max_size=bound)) as chunks:
+            async for chunk in chunks:
+                buffer.write(chunk)
         return buffer.getvalue()

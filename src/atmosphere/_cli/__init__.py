@@ -17,6 +17,14 @@ Global options (each also read from an environment variable):
   others can read, is refused (see :mod:`atmosphere._cli.sessionfile`).
 - ``--json``: machine-readable output on stdout.
 
+``login --oauth IDENTIFIER`` (a handle, a DID or a PDS/entryway URL) signs in
+with atproto OAuth instead of a password: it listens once on
+``http://127.0.0.1:<free port>/`` for the redirect, opens the sign-in page with
+:mod:`webbrowser` (``BROWSER`` is honoured) and prints its URL on stderr for a
+machine without a browser; it never reads stdin. ``--scope`` narrows what is
+asked for (default ``atproto transition:generic``); the session file then holds
+the OAuth session (its DPoP private key included), and ``logout`` revokes it.
+
 ``ATMOSPHERE_ALLOW_PRIVATE_HOSTS=1`` turns on local development: PDS
 endpoints and other targets that come from identity data may then be
 loopback, private or plain-http hosts (off by default; see the README's
@@ -34,7 +42,8 @@ Exit codes:
       AT-URI, DID, handle, record key, CID) on the command line
 3     authentication: not logged in (no session file), bad credentials, a
       session that expired or was revoked, an unreadable session file, or an
-      unsafe one (readable by others, or in a directory others can write to)
+      unsafe one (readable by others, or in a directory others can write to);
+      an OAuth sign-in that failed or was denied, a call outside the OAuth scope
 4     not found: record, blob, or an identity that does not resolve
 5     network: the server could not be reached or the exchange failed
 130   interrupted (Ctrl-C)
@@ -68,7 +77,7 @@ from typing import IO, Any, TextIO
 
 from .. import __version__
 from .._cid import parse_cid
-from .._defaults import DEFAULT_PLC_URL
+from .._defaults import DEFAULT_PLC_URL, DISTRIBUTION
 from .._egress import EgressPolicy
 from .._identity import (
     HANDLE_INVALID,
@@ -77,6 +86,7 @@ from .._identity import (
     dns_txt_name,
     well_known_url,
 )
+from .._oauth.client_id import DEFAULT_SCOPE
 from .._sync.atdata import AtmosphereClient
 from .._sync.resolver import IdentityResolver
 from .._syntax import AtUri, is_valid_did, is_valid_handle, validate_nsid, validate_record_key
@@ -89,8 +99,11 @@ from ..errors import (
     InvalidIdentifierError,
     InvalidSessionError,
     NotAuthenticatedError,
+    OAuthError,
+    OAuthUnavailableError,
     RecordNotFoundError,
     ResolutionError,
+    ScopeMissingError,
     TransportError,
 )
 from .progress import ProgressBar
@@ -307,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="A small AT Protocol client: records, blobs and identities on a PDS.",
         epilog="Exit codes: 0 ok, 1 error, 2 usage, 3 authentication, 4 not found, 5 network.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=f"{DISTRIBUTION} {__version__}")
     _add_global_options(parser, in_subcommand=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -318,11 +331,30 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     login = command("login", "log in and save the session", cmd_login)
-    login.add_argument("handle", metavar="HANDLE", help="handle, DID or email of the account")
+    login.add_argument(
+        "handle",
+        metavar="HANDLE",
+        help="handle, DID or email of the account (with --oauth: a handle, DID or PDS URL)",
+    )
     login.add_argument(
         "--password-stdin",
         action="store_true",
         help="read the password from the first line of stdin (no prompt)",
+    )
+    login.add_argument(
+        "--oauth",
+        action="store_true",
+        help="sign in with OAuth in a browser, not a password (needs atmosphere-atproto[oauth])",
+    )
+    login.add_argument(
+        "--scope",
+        default=None,
+        help=f"with --oauth: the scopes to ask for (default {DEFAULT_SCOPE!r})",
+    )
+    login.add_argument(
+        "--no-browser",
+        action="store_true",
+        help="with --oauth: only print the sign-in URL, do not open a browser",
     )
     command("logout", "revoke the saved session and delete the session file", cmd_logout)
     command("whoami", "show the logged-in account", cmd_whoami)
@@ -542,17 +574,45 @@ def _emit_records(ctx: Context, records: Iterable[Record], *, array: bool) -> No
 # -- commands -------------------------------------------------------------------
 
 
+def _login_oauth(ctx: Context, client: AtmosphereClient, identifier: str) -> dict[str, Any]:
+    """The loopback OAuth flow: the browser opens (or the URL is printed); stdin is never read."""
+
+    def show(url: str) -> None:
+        ctx.note("opening the sign-in page in your browser; if none opens, visit:")
+        ctx.stderr.write(f"  {printable(url)}\n")
+        ctx.stderr.flush()
+
+    session = client.login_oauth(
+        identifier,
+        scope=ctx.args.scope or DEFAULT_SCOPE,
+        open_browser=not ctx.args.no_browser,
+        show_url=show,
+    )  # saves the session (on_session_change)
+    return {"scope": session.scope}
+
+
 def cmd_login(ctx: Context) -> int:
     handle: str = ctx.args.handle
+    oauth: bool = ctx.args.oauth
+    if not oauth and (ctx.args.scope is not None or ctx.args.no_browser):
+        raise CliError("--scope and --no-browser go with --oauth", EXIT_USAGE)
+    if oauth and ctx.args.password_stdin:
+        raise CliError("--oauth signs in in the browser: no password is read", EXIT_USAGE)
     ctx.sessions.check_directory()  # before the password goes anywhere
-    password = _read_password(ctx, handle)
+    password = None if oauth else _read_password(ctx, handle)
     with ctx.client() as client:
-        client.login(handle, password)  # saves the session (on_session_change)
-        info = {"did": client.did, "handle": client.handle, "pds": client.pds_url}
+        extra: dict[str, Any] = {}
+        if password is None:
+            extra = _login_oauth(ctx, client, handle)
+        else:
+            client.login(handle, password)  # saves the session (on_session_change)
+        info = {"did": client.did, "handle": client.handle, "pds": client.pds_url, **extra}
     if ctx.json:
         ctx.emit_json({**info, "session_file": str(ctx.session_file)})
     else:
         ctx.say(f"Logged in as {info['handle']} ({info['did']}) on {info['pds']}")
+        if "scope" in info:
+            ctx.say(f"Granted scope: {info['scope']}")
         ctx.say(f"Session saved to {ctx.session_file}")
     return EXIT_OK
 
@@ -568,7 +628,9 @@ def cmd_logout(ctx: Context) -> int:
                 client.login_with_session(saved)
                 client.logout()
                 revoked = True
-            except (AuthenticationError, InvalidSessionError, NotAuthenticatedError):
+            except OAuthUnavailableError:
+                raise
+            except (AuthenticationError, InvalidSessionError, NotAuthenticatedError, OAuthError):
                 revoked = False  # already dead or unusable: nothing to revoke
         ctx.sessions.remove()
     if ctx.json:
@@ -582,11 +644,16 @@ def cmd_logout(ctx: Context) -> int:
 
 def cmd_whoami(ctx: Context) -> int:
     with ctx.session() as client:
-        info = {"did": client.did, "handle": client.handle, "pds": client.pds_url}
+        info: dict[str, Any] = {"did": client.did, "handle": client.handle, "pds": client.pds_url}
+        oauth = client.oauth_session
+        if oauth is not None:  # an OAuth session also says what it may do
+            info["scope"] = oauth.scope
     if ctx.json:
         ctx.emit_json(info)
     else:
         ctx.say(f"{info['handle']} ({info['did']}) on {info['pds']}")
+        if "scope" in info:
+            ctx.say(f"OAuth scope: {info['scope']}")
     return EXIT_OK
 
 
@@ -802,7 +869,18 @@ def exit_code_for(exc: BaseException) -> int:
         return exc.code
     if isinstance(exc, SessionFileError):
         return EXIT_AUTH
-    if isinstance(exc, (AuthenticationError, NotAuthenticatedError, InvalidSessionError)):
+    if isinstance(exc, OAuthUnavailableError):
+        return EXIT_ERROR
+    if isinstance(
+        exc,
+        (
+            AuthenticationError,
+            NotAuthenticatedError,
+            InvalidSessionError,
+            OAuthError,
+            ScopeMissingError,
+        ),
+    ):
         return EXIT_AUTH
     if isinstance(exc, (RecordNotFoundError, BlobNotFoundError, ResolutionError)):
         return EXIT_NOT_FOUND
@@ -824,6 +902,10 @@ def _describe(exc: BaseException) -> str:
         return f"network error: {text}"
     if isinstance(exc, AuthenticationError):
         return f"authentication failed: {text}"
+    if isinstance(exc, ScopeMissingError):
+        return f"not allowed by the session's OAuth scope ({text}); log in again with --scope"
+    if isinstance(exc, OAuthError) and not isinstance(exc, OAuthUnavailableError):
+        return f"OAuth sign-in failed: {text}"
     return text
 
 

@@ -14,10 +14,16 @@ Modules, one concern each:
 - :mod:`.session` the serializable OAuth session
 - :mod:`.identity` minimal handle/DID → PDS resolution for the binding check
 - :mod:`.flow` the steps as generators (discovery, PAR, finish, refresh, revoke)
-- :mod:`.drive` sync and async shells that run a flow over httpx
+- :mod:`.drive` names the shells that run a flow over httpx (``run_flow`` in
+  ``_async/oauth.py`` and its generated sync twin)
 - :mod:`.resource` plain DPoP signing of PDS requests (``httpx.Auth``) and PDS error mapping
-- :mod:`.auth` the full ``httpx.Auth``: DPoP, nonces, one-at-a-time refresh, ``on_change``
+- :mod:`.auth` the steps of the clients' ``httpx.Auth`` (DPoP, nonces, one-at-a-time
+  refresh, shared sessions); the shell is ``_async/oauth.py`` (``AsyncOAuthAuth``) and
+  its generated twin ``_sync/oauth.py`` (``OAuthAuth``)
 - :mod:`.loopback` the one-shot loopback callback server
+
+The clients use all of it through ``_async/oauthlogin.py`` (``login_oauth``,
+``oauth_start``, ``oauth_finish``) and ``_async/client.py`` (sessions, logout).
 
 Importing this package does not need ``cryptography``; making or loading a
 DPoP key does, and raises :class:`.errors.OAuthUnavailableError` without it.

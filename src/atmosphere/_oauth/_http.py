@@ -16,7 +16,7 @@ import httpx
 
 from .errors import OAuthGrantError, OAuthServerError
 
-__all__ = ["Flow", "json_body", "oauth_error"]
+__all__ = ["Flow", "buffered", "json_body", "oauth_error"]
 
 T = TypeVar("T")
 Flow = Generator[httpx.Request, httpx.Response, T]
@@ -42,3 +42,14 @@ def oauth_error(response: httpx.Response, endpoint: str) -> OAuthServerError:
     description = description[:500] if isinstance(description, str) else None
     cls = OAuthGrantError if error == "invalid_grant" else OAuthServerError
     return cls(response.status_code, error, description, endpoint=endpoint)
+
+
+def buffered(request: httpx.Request, response: httpx.Response, body: bytes) -> httpx.Response:
+    """A copy of ``response`` holding ``body`` (already decoded) in memory."""
+    # The body is already decoded: drop the encoding so it is not decoded twice.
+    headers = [
+        (k, v)
+        for k, v in response.headers.multi_items()
+        if k.lower() not in ("content-encoding", "content-length")
+    ]
+    return httpx.Response(response.status_code, headers=headers, content=body, request=request)

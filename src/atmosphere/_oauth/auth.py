@@ -1,58 +1,76 @@
-"""OAuth as an ``httpx.Auth``: DPoP-signed calls that refresh an expired session by themselves.
+"""OAuth as an ``httpx.Auth``: the I/O-free steps both shells share.
 
-:class:`OAuthAuth` signs every request with the current session's access token
-and a DPoP proof, resends once when the server wants a new nonce, and refreshes
-the session (rotating the refresh token):
+The flow (``_async/oauth.py`` and its generated sync twin ``_sync/oauth.py``)
+signs every request with the current session's access token and a DPoP proof,
+resends once when the server wants a new nonce, and refreshes the session
+(rotating the refresh token):
 
 - before sending, when the access token expires within ``refresh_margin``;
 - after a 401 ``WWW-Authenticate: DPoP error="invalid_token"`` (expired or
   superseded token), then resends the request once if its body can be replayed.
 
-Refresh tokens are single-use and reusing one ends the whole session at the
-server, so refreshes are serialised by the holder's lock (a thread lock for the
-sync shell, an asyncio lock for the async one) and a caller that waited re-checks
-whether another caller already refreshed. A refused refresh clears the session
-and raises :class:`~.errors.OAuthGrantError`; callers that waited for it get the
-same error. ``on_change`` receives every new session, for storage.
+A body that cannot be replayed (a one-shot stream) is never resent: the flow
+raises :class:`~atmosphere.errors.ExpiredTokenError` instead (after a refresh,
+or after learning the nonce the server wants), which the XRPC layer answers by
+rebuilding a body it can rebuild and sending it once more.
 
-Response bodies are never buffered except the small error answers this flow must
-read (capped), so streamed downloads stay streamed.
+Refresh tokens are single-use and reusing one ends the whole session at the
+server, so refreshes are serialised by the shell's lock (a thread lock for the
+sync shell, an asyncio lock for the async one) and a caller that waited
+re-checks whether another caller already refreshed. A refused refresh clears
+the session and raises :class:`~atmosphere.errors.OAuthGrantError`; callers that
+waited for it get the same error. ``on_change`` receives every new session.
+
+A session shared with other processes (the CLI's session file) is refreshed
+under the holder's ``shared_lock`` too: the session saved there is read first
+and adopted when another process already rotated the tokens; when none is
+saved any more (logged out) the session ends instead of being refreshed.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
-import threading
 import time
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 import httpx
 
-from .._async.body import read_capped as aread_capped
-from .._sync.body import read_capped
-from ..errors import InvalidTokenError, NotAuthenticatedError, ResponseTooLargeError
+from ..errors import (
+    ExpiredTokenError,
+    InvalidSessionError,
+    NotAuthenticatedError,
+    OAuthError,
+    OAuthServerError,
+)
+from ._http import Flow, buffered, json_body
 from .dpop import NonceStore, build_proof, parse_www_authenticate, retry_with_new_nonce
-from .drive import buffered
-from .errors import OAuthError, OAuthServerError
-from .flow import refresh_session
 from .resource import resource_error
-from .session import OAuthSession
 
 if TYPE_CHECKING:
-    import asyncio
+    from .session import OAuthSession
 
-    from ._http import Flow
+__all__ = [
+    "MAX_ERROR_BODY",
+    "MAX_TOKEN_BODY",
+    "OAuthAuthBase",
+    "OAuthSessionHolder",
+    "SharedLock",
+    "is_replayable",
+]
 
-__all__ = ["OAuthAuth", "OAuthSessionHolder"]
+log = logging.getLogger(__name__)
 
-log = logging.getLogger("atmosphere.oauth")
+MAX_ERROR_BODY = 64 * 1024
+"""The most of a 400/401 answer the flow reads (to see a nonce challenge)."""
+MAX_TOKEN_BODY = 1024 * 1024
+"""The most of a token endpoint answer the flow reads."""
 
-_MAX_ERROR_BODY = 64 * 1024
-_MAX_TOKEN_BODY = 1024 * 1024
-
-SessionCallback = Callable[[OAuthSession], None]
+SessionCallback = Callable[["OAuthSession"], None]
+SharedLock = Callable[[], AbstractContextManager["str | None"]]
+"""Held around a refresh of a session other processes share; yields the saved session text."""
 
 
 class OAuthSessionHolder:
@@ -60,8 +78,9 @@ class OAuthSessionHolder:
 
     Attributes:
         nonces: the DPoP nonces per origin (PDS and authorization server).
-        lock: serialises refreshes in the sync shell.
         on_change: called with each new session (after login and refresh).
+        shared_lock: for a session saved where other processes use it too.
+        allow_private_hosts: accept loopback ``http`` servers in an adopted session.
     """
 
     def __init__(
@@ -70,12 +89,15 @@ class OAuthSessionHolder:
         *,
         on_change: SessionCallback | None = None,
         nonces: NonceStore | None = None,
+        shared_lock: SharedLock | None = None,
+        allow_private_hosts: bool = False,
     ) -> None:
         """Hold ``session`` (or none yet)."""
         self.session = session
         self.on_change = on_change
         self.nonces = nonces or NonceStore()
-        self.lock = threading.Lock()
+        self.shared_lock = shared_lock
+        self.allow_private_hosts = allow_private_hosts
 
     def require(self) -> OAuthSession:
         """The current session, or :class:`~atmosphere.errors.NotAuthenticatedError`."""
@@ -98,7 +120,8 @@ class OAuthSessionHolder:
         return f"OAuthSessionHolder({self.session!r})"
 
 
-def _replayable(request: httpx.Request) -> bool:
+def is_replayable(request: httpx.Request) -> bool:
+    """Whether the request's body can be sent again (bytes, not a one-shot stream)."""
     return isinstance(request.stream, httpx.ByteStream)
 
 
@@ -112,15 +135,8 @@ def _invalid_token(response: httpx.Response) -> bool:
     )
 
 
-def _small_json(response: httpx.Response) -> object:
-    try:
-        return json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
-class OAuthAuth(httpx.Auth):
-    """Sign with the holder's OAuth session; refresh it when it expires.
+class OAuthAuthBase(httpx.Auth):
+    """The I/O-free steps of signing with an OAuth session and refreshing it.
 
     Args:
         holder: the client's session holder (shared, mutable).
@@ -141,10 +157,12 @@ class OAuthAuth(httpx.Auth):
         self._holder = holder
         self._margin = refresh_margin
         self._clock = clock
-        self._alock: asyncio.Lock | None = None
         self._failed: tuple[str, OAuthError] | None = None
 
-    # -- pure pieces -------------------------------------------------------
+    @property
+    def holder(self) -> OAuthSessionHolder:
+        """The session holder this flow signs with."""
+        return self._holder
 
     def _sign(self, request: httpx.Request) -> tuple[str, str | None]:
         """Put the token and a fresh proof on ``request``; the token and the nonce used."""
@@ -156,6 +174,9 @@ class OAuthAuth(httpx.Auth):
             session.dpop_key, request.method, url, nonce=nonce, access_token=session.access_token
         )
         return session.access_token, nonce
+
+    def _current_token(self) -> str:
+        return self._holder.require().access_token
 
     def _expires_soon(self) -> bool:
         session = self._holder.session
@@ -171,18 +192,65 @@ class OAuthAuth(httpx.Auth):
         if self._holder.session is None and failed is not None and failed[0] == used_token:
             raise _copy(failed[1])
 
+    def _shared(self) -> AbstractContextManager[str | None]:
+        """Under the flow's lock: the holder's shared-session lock (a no-op without one)."""
+        lock = self._holder.shared_lock
+        return lock() if lock is not None else contextlib.nullcontext(None)
+
+    def _adopt_shared(self, saved: str | None) -> bool:
+        """Under both locks: adopt a session another process saved; ``True`` if no refresh is due.
+
+        No saved session (logged out), or one for another account, ends ours.
+        """
+        if self._holder.shared_lock is None:
+            return False
+        from .session import OAuthSession
+
+        ours = self._holder.require()
+        shared: OAuthSession | None = None
+        if saved is not None:
+            with contextlib.suppress(InvalidSessionError):
+                shared = OAuthSession.from_json(
+                    saved, allow_private_hosts=self._holder.allow_private_hosts
+                )
+        if shared is None or shared.did != ours.did:
+            self._holder.clear()
+            log.info("shared OAuth session gone or replaced; not refreshing it")
+            raise NotAuthenticatedError(
+                "not authenticated: the shared session was logged out or replaced"
+            )
+        if (shared.access_token, shared.refresh_token) == (ours.access_token, ours.refresh_token):
+            return False
+        self._holder.set(shared, notify=False)
+        log.debug("adopted the OAuth session another holder refreshed for %s", ours.did)
+        return not shared.expires_within(self._margin, now=self._clock())
+
     def _refresh_flow(self) -> Flow[OAuthSession]:
+        from .flow import refresh_session  # the flows load pydantic: only when refreshing
+
         return refresh_session(self._holder.require(), nonces=self._holder.nonces)
 
-    def _install(self, session: OAuthSession) -> None:
-        self._holder.set(session)
-        log.debug("OAuth session refreshed for %s", session.did)
+    def _refresh_step(
+        self, flow: Flow[OAuthSession], reply: httpx.Response | None, used_token: str
+    ) -> httpx.Request | None:
+        """Advance the refresh flow: its next request, or ``None`` once the session is installed."""
+        try:
+            return next(flow) if reply is None else flow.send(reply)
+        except StopIteration as stop:
+            session: OAuthSession = stop.value
+            self._holder.set(session)
+            log.debug("OAuth session refreshed for %s", session.did)
+            return None
+        except OAuthError as exc:
+            flow.close()
+            self._failed = (used_token, exc)
+            self._holder.clear()
+            log.info("OAuth session refresh failed (%s); session cleared", type(exc).__name__)
+            raise exc from None
 
-    def _fail(self, used_token: str, error: OAuthError) -> OAuthError:
-        self._failed = (used_token, error)
-        self._holder.clear()
-        log.info("OAuth session refresh failed (%s); session cleared", type(error).__name__)
-        return error
+    @staticmethod
+    def _buffered(request: httpx.Request, response: httpx.Response, body: bytes) -> httpx.Response:
+        return buffered(request, response, body)
 
     def _wants_nonce(
         self, request: httpx.Request, response: httpx.Response, sent: str | None
@@ -191,129 +259,30 @@ class OAuthAuth(httpx.Auth):
         self._holder.nonces.update_from(str(request.url), response.headers)
         if response.status_code not in (400, 401):
             return False
-        body = _small_json(response) if response.status_code == 400 else None
+        body = json_body(response) if response.status_code == 400 else None
         return retry_with_new_nonce(sent, response.status_code, response.headers, body)
 
-    # -- the sync shell ------------------------------------------------------
-
-    def _sync_refresh(self, used_token: str) -> Generator[httpx.Request, httpx.Response, None]:
-        """Refresh unless another caller already did (one refresh at a time)."""
-        with self._holder.lock:
-            if not self._needs_refresh(used_token):
-                self._raise_if_refresh_failed(used_token)
-                return
-            flow = self._refresh_flow()
-            try:
-                request = next(flow)
-                while True:
-                    response = yield request
-                    body = _read_capped(response)
-                    request = flow.send(buffered(request, response, body))
-            except StopIteration as stop:
-                self._install(stop.value)
-            except OAuthError as exc:
-                raise self._fail(used_token, exc) from None
-            finally:
-                flow.close()
-
-    def _sync_send(
-        self, request: httpx.Request, replayable: bool
-    ) -> Generator[httpx.Request, httpx.Response, tuple[str, httpx.Response]]:
-        """Sign and send; resend once if the server asks for a new nonce."""
-        token, sent = self._sign(request)
-        response = yield request
-        if response.status_code in (400, 401):
-            read_capped(response, _MAX_ERROR_BODY, truncate=True)
-        if self._wants_nonce(request, response, sent) and replayable:
-            token, _ = self._sign(request)
-            response = yield request
-            if response.status_code in (400, 401):
-                read_capped(response, _MAX_ERROR_BODY, truncate=True)
+    def _note_nonce(self, request: httpx.Request, response: httpx.Response) -> None:
         self._holder.nonces.update_from(str(request.url), response.headers)
-        return token, response
 
-    def sync_auth_flow(
-        self, request: httpx.Request
-    ) -> Generator[httpx.Request, httpx.Response, None]:
-        """Refresh if due, sign, send; resend after a nonce challenge or a refresh."""
-        replayable = _replayable(request)
-        if self._expires_soon():
-            yield from self._sync_refresh(self._holder.require().access_token)
-        token, response = yield from self._sync_send(request, replayable)
-        if _invalid_token(response):
-            yield from self._sync_refresh(token)
-            if not replayable:
-                raise _unreplayable(request, response)
-            yield from self._sync_send(request, replayable)
+    @staticmethod
+    def _is_invalid_token(response: httpx.Response) -> bool:
+        return _invalid_token(response)
 
-    # -- the async shell (same steps; an asyncio lock instead of a thread lock) --
-
-    async def _async_refresh(
-        self, used_token: str
-    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        async with self._async_lock():
-            if not self._needs_refresh(used_token):
-                self._raise_if_refresh_failed(used_token)
-                return
-            flow = self._refresh_flow()
-            try:
-                request = next(flow)
-                while True:
-                    response = yield request
-                    body = await _aread_capped(response)
-                    request = flow.send(buffered(request, response, body))
-            except StopIteration as stop:
-                self._install(stop.value)
-            except OAuthError as exc:
-                raise self._fail(used_token, exc) from None
-            finally:
-                flow.close()
-
-    async def async_auth_flow(
-        self, request: httpx.Request
-    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        """The async twin of :meth:`sync_auth_flow` (async generators cannot ``yield from``)."""
-        replayable = _replayable(request)
-        if self._expires_soon():
-            refresh = self._async_refresh(self._holder.require().access_token)
-            try:
-                step = await refresh.__anext__()
-                while True:
-                    step = await refresh.asend((yield step))
-            except StopAsyncIteration:
-                pass
-        for attempt in range(2):
-            token, sent = self._sign(request)
-            response = yield request
-            if response.status_code in (400, 401):
-                await aread_capped(response, _MAX_ERROR_BODY, truncate=True)
-            if self._wants_nonce(request, response, sent) and replayable:
-                token, _ = self._sign(request)
-                response = yield request
-                if response.status_code in (400, 401):
-                    await aread_capped(response, _MAX_ERROR_BODY, truncate=True)
-            self._holder.nonces.update_from(str(request.url), response.headers)
-            if attempt == 1 or not _invalid_token(response):
-                return
-            refresh = self._async_refresh(token)
-            try:
-                step = await refresh.__anext__()
-                while True:
-                    step = await refresh.asend((yield step))
-            except StopAsyncIteration:
-                pass
-            if not replayable:
-                raise _unreplayable(request, response)
-
-    def _async_lock(self) -> asyncio.Lock:
-        if self._alock is None:
-            import asyncio
-
-            self._alock = asyncio.Lock()
-        return self._alock
+    @staticmethod
+    def _resend_needed(request: httpx.Request, response: httpx.Response | None) -> Exception:
+        """For a body that cannot be resent here: an ``ExpiredTokenError`` the XRPC layer answers
+        by rebuilding the body (when it can) and sending it once more; else the caller sees it.
+        """
+        nsid = request.url.path.rsplit("/", 1)[-1]
+        found = resource_error(response, nsid) if response is not None else None
+        message = found.message if found is not None else None
+        return ExpiredTokenError(
+            401, "invalid_token", message or "resend with a fresh DPoP proof", nsid=nsid
+        )
 
     def __repr__(self) -> str:
-        return f"OAuthAuth(refresh_margin={self._margin!r})"
+        return f"{type(self).__name__}(refresh_margin={self._margin!r})"
 
 
 def _copy(error: OAuthError) -> OAuthError:
@@ -321,39 +290,3 @@ def _copy(error: OAuthError) -> OAuthError:
     if isinstance(error, OAuthServerError):
         return type(error)(error.status, error.error, error.description, endpoint=error.endpoint)
     return OAuthError(str(error))
-
-
-def _unreplayable(request: httpx.Request, response: httpx.Response) -> Exception:
-    """The caller's own 401 as an error, for a body that cannot be resent.
-
-    Ending the flow without resending would make httpx return the last response,
-    the token endpoint's; the session is refreshed for the caller's next try.
-    """
-    nsid = request.url.path.rsplit("/", 1)[-1]
-    return resource_error(response, nsid) or InvalidTokenError(
-        401, "invalid_token", None, nsid=nsid
-    )
-
-
-def _read_capped(response: httpx.Response) -> bytes:
-    body = bytearray()
-    try:
-        for chunk in response.iter_bytes():
-            body += chunk
-            if len(body) > _MAX_TOKEN_BODY:
-                raise ResponseTooLargeError(f"token answer over {_MAX_TOKEN_BODY} bytes")
-    finally:
-        response.close()
-    return bytes(body)
-
-
-async def _aread_capped(response: httpx.Response) -> bytes:
-    body = bytearray()
-    try:
-        async for chunk in response.aiter_bytes():
-            body += chunk
-            if len(body) > _MAX_TOKEN_BODY:
-                raise ResponseTooLargeError(f"token answer over {_MAX_TOKEN_BODY} bytes")
-    finally:
-        await response.aclose()
-    return bytes(body)

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .._syntax import is_valid_did
+from .._syntax import is_valid_did, is_valid_handle
 from ..errors import InvalidSessionError
 from .client_id import scope_tokens
 from .errors import OAuthError
@@ -42,6 +42,7 @@ class OAuthSession:
         refresh_token: the refresh token (secret), if one was issued.
         expires_at: when the access token expires (unix seconds), if known.
         dpop_key: the session's DPoP key (secret).
+        handle: the account's handle when it was verified both ways (else ``None``).
     """
 
     did: str
@@ -55,6 +56,7 @@ class OAuthSession:
     refresh_token: str | None = field(repr=False)
     expires_at: float | None
     dpop_key: DpopKey = field(repr=False)
+    handle: str | None = None
 
     @property
     def scopes(self) -> tuple[str, ...]:
@@ -97,6 +99,7 @@ class OAuthSession:
             "refresh_token": self.refresh_token,
             "expires_at": self.expires_at,
             "dpop_key": self.dpop_key.private_jwk(),
+            "handle": self.handle,
         }
 
     def to_json(self) -> str:
@@ -139,6 +142,9 @@ class OAuthSession:
             isinstance(expires_at, bool) or not isinstance(expires_at, (int, float))
         ):
             raise InvalidSessionError("OAuth session 'expires_at' is not a number")
+        handle = data.get("handle")
+        if handle is not None and not (isinstance(handle, str) and is_valid_handle(handle)):
+            raise InvalidSessionError("OAuth session 'handle' is not a handle")
         try:
             key = DpopKey.from_private_jwk(data.get("dpop_key"))
         except OAuthError as exc:
@@ -157,6 +163,7 @@ class OAuthSession:
             refresh_token=text("refresh_token", optional=True),
             expires_at=None if expires_at is None else float(expires_at),
             dpop_key=key,
+            handle=handle,
         )
 
     @classmethod

@@ -5,17 +5,59 @@
 A server decides how much it sends; this library decides how much it reads.
 The cap applies to the decoded bytes (what would be held in memory), and
 reading stops as soon as it is passed: the rest is never read.
+
+A read that stops early (a cap, a deadline, a failed check, a consumer that
+stops iterating) closes what it opened right away, through
+:func:`body_chunks`: the body iterator and the response's stream (so the
+connection is released before the error reaches the caller). httpx's own
+inner generators are then handed to the running event loop's finalizer at
+once, while the loop is still there; a loop that is shut down properly
+(``asyncio.run``, or ``shutdown_asyncgens()`` before ``close()``) finishes them.
+Nothing waits for the garbage collector to find the body after its loop has gone.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TypeVar
 
 import httpx
 
 from ..errors import NetworkTimeoutError, ResponseTooLargeError
 
-__all__ = ["read_capped"]
+__all__ = ["body_chunks", "closed_after", "read_capped"]
+
+T = TypeVar("T")
+
+
+@contextmanager
+def closed_after(iterator: Iterator[T]) -> Iterator[Iterator[T]]:
+    """``iterator`` for the ``with`` block, closed when the block is left (early or not).
+
+    A loop that stops early (``break``, an exception) leaves an async generator
+    suspended; closing it here runs its cleanup now, on this event loop.
+    """
+    try:
+        yield iterator
+    finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
+
+
+@contextmanager
+def body_chunks(
+    response: httpx.Response, chunk_size: int | None = None
+) -> Iterator[Iterator[bytes]]:
+    """The decoded body of a streamed ``response`` in chunks; iterator and response
+    are both closed when the block is left, however it is left."""
+    try:
+        with closed_after(response.iter_bytes(chunk_size)) as chunks:
+            yield chunks
+    finally:
+        response.close()
 
 
 def read_capped(
@@ -43,21 +85,21 @@ def read_capped(
         # isascii: str.isdigit() also accepts "²", which int() refuses.
         known = declared.isascii() and declared.isdigit()
         if not truncate and known and (len(declared) > 18 or int(declared) > cap):
+            response.close()
             raise ResponseTooLargeError(f"response of {declared} bytes exceeds {cap}")
         chunks: list[bytes] = []
         total = 0
-        for chunk in response.iter_bytes():
-            total += len(chunk)
-            if total > cap:
-                if not truncate:
-                    raise ResponseTooLargeError(f"response body exceeds {cap} bytes")
-                chunks.append(chunk[: cap - (total - len(chunk))])
-                break
-            chunks.append(chunk)
-            if deadline is not None and time.monotonic() > deadline:
-                response.close()
-                raise NetworkTimeoutError("response body did not arrive in time")
-        response.close()
+        with body_chunks(response) as body:
+            for chunk in body:
+                total += len(chunk)
+                if total > cap:
+                    if not truncate:
+                        raise ResponseTooLargeError(f"response body exceeds {cap} bytes")
+                    chunks.append(chunk[: cap - (total - len(chunk))])
+                    break
+                chunks.append(chunk)
+                if deadline is not None and time.monotonic() > deadline:
+                    raise NetworkTimeoutError("response body did not arrive in time")
         # What ``read()`` would have stored: later readers see the capped body.
         response._content = b"".join(chunks)
     data = response.content

@@ -12,8 +12,9 @@ from __future__ import annotations
 import io
 import logging
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -43,6 +44,7 @@ from .._nsid import (
     PUT_RECORD,
     UPLOAD_BLOB,
 )
+from .._oauth.auth import OAuthSessionHolder
 from .._ratelimit import RateLimitInfo
 from .._records import check_records, record_envelope, record_page, write_result
 from .._retry import DEFAULT_RETRY_POLICY, RetryPolicy
@@ -58,6 +60,7 @@ from .._session import (
 )
 from .._syntax import (
     AtUri,
+    RecordUri,
     is_valid_did,
     is_valid_handle,
     validate_at_identifier,
@@ -65,7 +68,7 @@ from .._syntax import (
     validate_nsid,
     validate_record_key,
 )
-from .._types import BlobRef, Record, RecordPage, StrongRef
+from .._types import BlobInput, BlobRef, Record, RecordPage, StrongRef
 from .._wire import encode_params, wrap_transport_errors, xrpc_url
 from .._writes import (
     MAX_WRITES_PER_BATCH,
@@ -84,12 +87,16 @@ from ..errors import (
     NotAuthenticatedError,
     PartialWriteError,
     ResponseTooLargeError,
+    ScopeMissingError,
     TransportError,
     XrpcError,
 )
 from .auth import SessionAuth
 from .blobs import bounded, iter_verified, prepare_source, source_chunks, write_verified
+from .body import body_chunks, closed_after
 from .egress import Egress, make_public_client, policy_for
+from .oauth import OAuthAuth, run_flow
+from .oauthlogin import OAuthLogin
 from .resolver import IdentityResolver
 from .xrpc import DEFAULT_DEADLINE, XrpcClient
 
@@ -97,6 +104,7 @@ __all__ = ["PAGE_MAX", "CoreClient", "check_limit"]
 
 if TYPE_CHECKING:
     from .._models import Session
+    from .._oauth.session import OAuthSession
 
 log = logging.getLogger(__name__)
 
@@ -149,13 +157,31 @@ def _check_timeout(timeout: Any) -> float | None:
     return float(timeout)
 
 
+@dataclass(frozen=True)
+class _Account:
+    """Who is signed in and where, whatever the kind of session (password or OAuth)."""
+
+    did: str
+    handle: str
+    pds_url: str
+
+
+def _oauth_notifier(
+    callback: SessionCallback | None,
+) -> Callable[[OAuthSession], None] | None:
+    """``on_session_change`` for OAuth sessions: it receives their JSON form."""
+    if callback is None:
+        return None
+    return lambda session: callback(session.to_json())
+
+
 def _check_secret(name: str, value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidArgumentError(f"{name} must be a non-empty str")
     return value
 
 
-class CoreClient:
+class CoreClient(OAuthLogin):
     """The generic ATProto client: sessions, records, listing, blobs and XRPC.
 
     The atdata faces (``AtmosphereClient``) build on it.
@@ -171,7 +197,8 @@ class CoreClient:
         timeout: timeouts for the owned ``httpx.Client`` (per operation: a slow
             but healthy large upload is not cut off by a whole-request deadline).
         on_session_change: called with the new session string after every login
-            and token refresh, so callers can persist rotated tokens.
+            and token refresh, so callers can persist rotated tokens (for an
+            OAuth session, its JSON form; see :meth:`login_oauth`).
         session_lock: for a session saved where other processes use it too (a
             session file): a callable returning a context manager that is held
             around every token refresh (``on_session_change`` is called inside
@@ -246,9 +273,16 @@ class CoreClient:
             _egress=self._egress,
         )
         self._store = SessionStore(on_change=on_session_change, lock=session_lock)
+        self._session_auth = SessionAuth(self._store)
+        self._oauth = OAuthSessionHolder(
+            on_change=_oauth_notifier(on_session_change),
+            shared_lock=session_lock,
+            allow_private_hosts=self._egress.policy.allow_private_hosts,
+        )
+        self._oauth_auth = OAuthAuth(self._oauth)
         self._xrpc = XrpcClient(
             self._http,
-            auth=SessionAuth(self._store),
+            auth=self._session_auth,
             retry=retry if retry is not None else DEFAULT_RETRY_POLICY,
             egress=self._egress,
             deadline=_check_deadline(deadline),
@@ -276,32 +310,53 @@ class CoreClient:
         self.close()
 
     def __repr__(self) -> str:
-        state = self._store.state
-        who = f"did={state.session.did!r}" if state else "unauthenticated"
+        account = self._account()
+        who = f"did={account.did!r}" if account else "unauthenticated"
         return f"<{type(self).__name__} {who} pds={self.pds_url!r}>"
 
     # -- session -------------------------------------------------------------
 
+    def _account(self) -> _Account | None:
+        """The signed-in account (password or OAuth session), or ``None``."""
+        oauth = self._oauth.session
+        if oauth is not None:
+            return _Account(oauth.did, oauth.handle or "handle.invalid", oauth.pds_url)
+        state = self._store.state
+        if state is None:
+            return None
+        return _Account(state.session.did, state.session.handle, state.pds_url)
+
+    def _use_password_auth(self) -> None:
+        """A password session replaces any OAuth session."""
+        self._oauth.clear()
+        self._xrpc.auth = self._session_auth
+
+    def _install_oauth(self, session: OAuthSession, *, notify: bool) -> None:
+        """An OAuth session replaces any password session; every call is then DPoP-signed."""
+        self._store.clear()
+        self._oauth.set(session, notify=notify)
+        self._xrpc.auth = self._oauth_auth
+
     @property
     def is_authenticated(self) -> bool:
-        """Whether the client holds a session."""
-        return self._store.state is not None
+        """Whether the client holds a session (password or OAuth)."""
+        return self._account() is not None
 
     @property
     def did(self) -> str:
         """The DID of the authenticated user (``NotAuthenticatedError`` otherwise)."""
-        return self._store.require().session.did
+        return self._session().did
 
     @property
     def handle(self) -> str:
         """The handle of the authenticated user (``NotAuthenticatedError`` otherwise)."""
-        return self._store.require().session.handle
+        return self._session().handle
 
     @property
     def pds_url(self) -> str | None:
         """The PDS this client talks to for the session (or the login base URL)."""
-        state = self._store.state
-        return state.pds_url if state else self._base_url
+        account = self._account()
+        return account.pds_url if account else self._base_url
 
     @property
     def allow_private_hosts(self) -> bool:
@@ -374,6 +429,7 @@ class CoreClient:
         pds = pds_from_session(session) or base
         if pds != base:
             self._egress.check(pds)  # the didDoc's PDS came from the server: public only
+        self._use_password_auth()
         self._store.set(SessionState(session=session, pds_url=pds))
         log.info("logged in as %s", session.did)
 
@@ -400,9 +456,16 @@ class CoreClient:
         an expired access token on the way). A revoked session raises and leaves
         the client unauthenticated. With ``verify=False`` the session is installed
         without a request (for cold starts); problems surface on the first call.
+
+        An OAuth session (the JSON that ``export_session()`` gives after
+        :meth:`login_oauth`) is restored the same way, with its DPoP key.
         """
+        if isinstance(session_string, str) and session_string.lstrip().startswith("{"):
+            self._restore_oauth(session_string, verify=verify)
+            return
         state = SessionState.decode(session_string, default_pds=self._base_url)
         self._egress.check(state.pds_url)  # a PDS named in the string is checked like a didDoc's
+        self._use_password_auth()
         self._store.set(state, notify=False)
         if not verify:
             return
@@ -436,15 +499,44 @@ class CoreClient:
             updated = current.session.model_copy(update={"handle": info["handle"]})
             self._store.set(SessionState(session=updated, pds_url=current.pds_url), notify=False)
 
+    def _restore_oauth(self, text: str, *, verify: bool) -> None:
+        from .._oauth.session import OAuthSession
+
+        session = OAuthSession.from_json(text, allow_private_hosts=self.allow_private_hosts)
+        self._egress.check(session.pds_url)  # from identity data, like a session string's PDS
+        self._install_oauth(session, notify=False)
+        if not verify:
+            return
+        try:
+            self._xrpc.query(session.pds_url, GET_SESSION, auth=True)
+        except ScopeMissingError:
+            pass  # the token was accepted; the granted scope just does not cover getSession
+        except BaseException:
+            self._oauth.clear()
+            raise
+
     def export_session(self) -> str:
         """Export the current session for later reuse with ``login_with_session()``.
 
-        The string holds the tokens: store it like a password.
+        The string holds the tokens (and, for OAuth, the DPoP private key):
+        store it like a password.
         """
+        oauth = self._oauth.session
+        if oauth is not None:
+            return oauth.to_json()
         return self._store.require().encode()
 
     def logout(self) -> None:
-        """Revoke the session on the PDS (``deleteSession``) and forget it locally."""
+        """Revoke the session (``deleteSession``, or OAuth revocation) and forget it locally."""
+        oauth = self._oauth.session
+        if oauth is not None:
+            from .._oauth.flow import revoke_session
+
+            try:
+                run_flow(revoke_session(oauth, nonces=self._oauth.nonces), self._egress)
+            finally:
+                self._oauth.clear()
+            return
         state = self._store.require()
         try:
             self._xrpc.procedure(
@@ -465,7 +557,7 @@ class CoreClient:
         ``service_url`` is unauthenticated (use ``proxy=`` to reach another
         service with the user's identity; the PDS signs for it).
         """
-        state = self._store.state
+        state = self._account()
         if service_url is None:
             if state is None:
                 if self._base_url is None:
@@ -526,7 +618,7 @@ class CoreClient:
     def procedure(
         self,
         nsid: str,
-        input: Any = None,
+        input: Mapping[str, Any] | bytes | bytearray | memoryview | None = None,
         *,
         params: Mapping[str, Any] | None = None,
         content_type: str | None = None,
@@ -541,8 +633,9 @@ class CoreClient:
 
         Args:
             nsid: the method, e.g. ``com.atproto.repo.createRecord``.
-            input: the body: JSON-serialisable data, or ``bytes`` sent raw with
-                ``content_type`` (``application/octet-stream`` by default).
+            input: the body: a JSON object (a mapping of JSON-serialisable
+                values; XRPC JSON inputs are objects), or ``bytes`` sent raw
+                with ``content_type`` (``application/octet-stream`` by default).
             params: query parameters, as for :meth:`query`.
             content_type: the ``Content-Type`` of a ``bytes`` input.
             idempotent: whether sending the call twice does no more than once;
@@ -605,12 +698,10 @@ class CoreClient:
             "GET", xrpc_url(base, nsid), params=encode_params(check_params(params)), headers=extra
         )
         response = self._xrpc.send(request, nsid, auth=signed, stream=True)
-        try:
-            with wrap_transport_errors(nsid):
-                for chunk in response.iter_bytes(chunk_size):
+        with wrap_transport_errors(nsid):
+            with body_chunks(response, chunk_size) as chunks:
+                for chunk in chunks:
                     yield chunk
-        finally:
-            response.close()
 
     def query_bytes(
         self,
@@ -631,7 +722,7 @@ class CoreClient:
         """
         check_limit(max_bytes, upper=None)
         buffer = bytearray()
-        for chunk in self.iter_query(
+        stream = self.iter_query(
             nsid,
             params,
             proxy=proxy,
@@ -639,28 +730,33 @@ class CoreClient:
             service_url=service_url,
             auth=auth,
             headers=headers,
-        ):
-            buffer += chunk
-            if len(buffer) > max_bytes:
-                raise ResponseTooLargeError(f"{nsid}: response body exceeds {max_bytes} bytes")
+        )
+        with closed_after(stream) as chunks:
+            for chunk in chunks:
+                buffer += chunk
+                if len(buffer) > max_bytes:
+                    raise ResponseTooLargeError(f"{nsid}: response body exceeds {max_bytes} bytes")
         return bytes(buffer)
 
     # -- records -------------------------------------------------------------
 
-    def _session(self) -> SessionState:
-        return self._store.require()
+    def _session(self) -> _Account:
+        account = self._account()
+        if account is None:
+            raise NotAuthenticatedError(NOT_AUTHENTICATED)
+        return account
 
     def _is_self(self, authority: str) -> bool:
-        state = self._store.state
+        state = self._account()
         if state is None:
             return False
-        return authority == state.session.did or authority.lower() == state.session.handle.lower()
+        return authority == state.did or authority.lower() == state.handle.lower()
 
     def _locate(self, repo: str) -> tuple[str, str, bool]:
         """Where to read ``repo``: (repo id to send, PDS base URL, use auth)."""
         if self._is_self(repo):
             state = self._session()
-            return state.session.did, state.pds_url, True
+            return state.did, state.pds_url, True
         if is_valid_did(repo):
             return repo, self._resolver.resolve_pds(repo), False
         identity = self._resolver.resolve(repo)
@@ -685,7 +781,7 @@ class CoreClient:
         *,
         rkey: str | None = None,
         validate: bool = False,
-    ) -> AtUri:
+    ) -> RecordUri:
         """Create a record in the user's repository.
 
         Args:
@@ -696,10 +792,12 @@ class CoreClient:
                 custom lexicons the PDS does not know).
 
         Returns:
-            The AT-URI of the new record (:meth:`create_record_ref` also gives its CID).
+            The AT-URI of the new record, a :class:`~atmosphere.RecordUri` whose
+            ``collection`` and ``rkey`` are always set (:meth:`create_record_ref`
+            also gives its CID).
         """
         ref = self.create_record_ref(collection, record, rkey=rkey, validate=validate)
-        return AtUri.parse(ref["uri"])
+        return RecordUri.parse(ref["uri"])
 
     def create_record_ref(
         self,
@@ -730,7 +828,7 @@ class CoreClient:
             validate_record_key(rkey)
         state = self._session()
         data: dict[str, Any] = {
-            "repo": state.session.did,
+            "repo": state.did,
             "collection": collection,
             "record": record,
             "validate": bool(validate),
@@ -750,7 +848,7 @@ class CoreClient:
         validate: bool = False,
         swap_commit: str | None = None,
         swap_record: str | None = None,
-    ) -> AtUri:
+    ) -> RecordUri:
         """Create or update a record at a specific key.
 
         ``swap_commit`` / ``swap_record`` are compare-and-swap CIDs: the write
@@ -765,7 +863,7 @@ class CoreClient:
             swap_commit=swap_commit,
             swap_record=swap_record,
         )
-        return AtUri.parse(ref["uri"])
+        return RecordUri.parse(ref["uri"])
 
     def put_record_ref(
         self,
@@ -790,7 +888,7 @@ class CoreClient:
                 parse_cid(cid)
         state = self._session()
         data: dict[str, Any] = {
-            "repo": state.session.did,
+            "repo": state.did,
             "collection": collection,
             "rkey": rkey,
             "record": record,
@@ -821,10 +919,10 @@ class CoreClient:
         state = self._session()
         if not self._is_self(parsed.authority):
             raise InvalidArgumentError(
-                f"{parsed} is in another account's repo; only {state.session.did} can be written"
+                f"{parsed} is in another account's repo; only {state.did} can be written"
             )
         data: dict[str, Any] = {
-            "repo": state.session.did,
+            "repo": state.did,
             "collection": parsed.collection,
             "rkey": parsed.rkey,
         }
@@ -839,7 +937,7 @@ class CoreClient:
         *,
         validate: bool = False,
         batch_size: int = MAX_WRITES_PER_BATCH,
-    ) -> list[AtUri]:
+    ) -> list[RecordUri]:
         """Apply creates, updates and deletes in batches (``com.atproto.repo.applyWrites``).
 
         Args:
@@ -859,20 +957,20 @@ class CoreClient:
         """
         batches = list(batch_writes(writes, max_writes=batch_size))
         state = self._session()
-        uris: list[AtUri] = []
+        uris: list[RecordUri] = []
         for batch in batches:
             try:
                 answer = self._xrpc.procedure(
                     state.pds_url,
                     "com.atproto.repo.applyWrites",
-                    build_apply_writes(state.session.did, batch, validate=validate),
+                    build_apply_writes(state.did, batch, validate=validate),
                     idempotent=True,  # every create carries its rkey: no duplicates
                 )
             except AtmosphereError as exc:
                 if not uris:
                     raise
                 raise PartialWriteError(uris, len(writes), exc) from exc
-            uris.extend(parse_apply_writes(state.session.did, batch, answer))
+            uris.extend(parse_apply_writes(state.did, batch, answer))
         return uris
 
     def create_records(
@@ -881,7 +979,7 @@ class CoreClient:
         records: Iterable[dict[str, Any]],
         *,
         validate: bool = False,
-    ) -> list[AtUri]:
+    ) -> list[RecordUri]:
         """Create many records in one collection, batched; URIs in input order."""
         validate_nsid(collection)
         return self.apply_writes([Create(collection, r) for r in records], validate=validate)
@@ -914,7 +1012,7 @@ class CoreClient:
     ) -> RecordPage:
         if repo is None:
             state = self._session()
-            target, base, auth = state.session.did, state.pds_url, True
+            target, base, auth = state.did, state.pds_url, True
         else:
             target, base, auth = self._locate(validate_at_identifier(repo))
         answer = self._xrpc.query(
@@ -1047,7 +1145,7 @@ class CoreClient:
 
     def upload_blob(
         self,
-        data: Any,
+        data: BlobInput,
         mime_type: str = "application/octet-stream",
         *,
         progress: ProgressCallback | None = None,
@@ -1168,7 +1266,11 @@ class CoreClient:
                     f"{nsid}: the answer declares {total} bytes, over {bound}"
                 )
             limit = bound if total is None else total
-            yield bounded(response.iter_bytes(chunk_size), limit, nsid), total
+            with (
+                body_chunks(response, chunk_size) as raw,
+                closed_after(bounded(raw, limit, nsid)) as chunks,
+            ):
+                yield chunks, total
         finally:
             response.close()
 
@@ -1209,8 +1311,10 @@ class CoreClient:
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size <= 0:
             raise InvalidArgumentError(f"chunk_size must be a positive int, got {chunk_size!r}")
         with self._blob_response(did, cid, max_size, chunk_size) as (chunks, total):
-            for chunk in iter_verified(chunks, cid, total=total, progress=progress):
-                yield chunk
+            verified = iter_verified(chunks, cid, total=total, progress=progress)
+            with closed_after(verified) as out:
+                for chunk in out:
+                    yield chunk
 
     def download_blob(
         self,
@@ -1254,6 +1358,7 @@ class CoreClient:
         """
         buffer = io.BytesIO()  # grows in place: no second copy when done
         bound = DEFAULT_MAX_BLOB_MEMORY if max_size is None else max_size
-        for chunk in self.iter_blob(did, cid, max_size=bound):
-            buffer.write(chunk)
+        with closed_after(self.iter_blob(did, cid, max_size=bound)) as chunks:
+            for chunk in chunks:
+                buffer.write(chunk)
         return buffer.getvalue()

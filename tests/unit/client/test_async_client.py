@@ -26,11 +26,12 @@ T = TypeVar("T")
 
 
 def run(factory: Callable[[], Awaitable[T]]) -> T:
-    loop = asyncio.new_event_loop()
-    try:
-        return loop.run_until_complete(factory())
-    finally:
-        loop.close()
+    """Run on a fresh loop that is shut down properly (async generators, executor)."""
+
+    async def main() -> T:
+        return await factory()
+
+    return asyncio.run(main())
 
 
 def slow(pds: FakePds) -> Callable[[httpx.Request], Awaitable[httpx.Response]]:

@@ -18,7 +18,14 @@ from typing import Any
 import httpx
 import pytest
 
-from atmosphere import AtmosphereClient, AtUri, IdentityResolver, RecordPage, compute_cid
+from atmosphere import (
+    AtmosphereClient,
+    AtUri,
+    IdentityResolver,
+    RecordPage,
+    RecordUri,
+    compute_cid,
+)
 from atmosphere.errors import (
     AtmosphereError,
     AuthenticationError,
@@ -473,6 +480,7 @@ def test_create_record_without_rkey(
     record = rec(name="ImageSample", version="1.0.0")
     uri = logged_in.create_record(DATASET, record)
     assert isinstance(uri, AtUri)
+    assert type(uri) is RecordUri  # collection and rkey typed str, never None
     assert uri.authority == alice.did
     assert uri.collection == DATASET
     assert uri.rkey in alice.records[DATASET]
@@ -502,6 +510,7 @@ def test_put_record_creates_and_updates(
 ) -> None:
     uri = logged_in.put_record(DATASET, "self", rec(v=1))
     assert uri == f"at://{alice.did}/{DATASET}/self"
+    assert type(uri) is RecordUri
     logged_in.put_record(DATASET, "self", rec(v=2))
     assert logged_in.get_record(uri) == rec(v=2)
     body = fake.sent(PUT)[0].json()

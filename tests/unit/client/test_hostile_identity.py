@@ -9,8 +9,7 @@ test runs on both flavours (the ``flavour`` fixture).
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +27,7 @@ from tests.support.fake_pds import did_document
 from tests.support.fault_server import FaultServer, oversized, stall, trickle
 from tests.support.flavours import Flavour
 from tests.support.routing import RoutingTransport
+from tests.support.timing import Elapsed
 
 MALLORY = "did:plc:" + "m" * 24
 OTHER = "did:plc:" + "o" * 24
@@ -57,6 +57,14 @@ class World:
     def nothing_sent_to_the_pds(self) -> bool:
         return not any(key.startswith("com.atproto.") for key in self.server.received)
 
+    def assert_mallory_refused(self, resolve: Callable[[str], Any], match: str) -> None:
+        """``resolve(MALLORY)`` and a read of mallory's repo fail; the PDS hears nothing."""
+        with pytest.raises(DidResolutionError, match=match):
+            resolve(MALLORY)
+        with pytest.raises(DidResolutionError):
+            self.client.get_record(f"at://{MALLORY}/{COLL}/k")
+        assert self.nothing_sent_to_the_pds()
+
 
 @pytest.fixture
 def world(dns_server: DnsServer, flavour: Flavour) -> Iterator[World]:
@@ -80,15 +88,6 @@ def world(dns_server: DnsServer, flavour: Flavour) -> Iterator[World]:
             finally:
                 for host in HOSTS:
                     dns_server.remove(f"_atproto.{host}")
-
-
-class Elapsed:
-    def __enter__(self) -> Elapsed:
-        self.start = time.monotonic()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.seconds = time.monotonic() - self.start
 
 
 # -- oversized and slow answers ------------------------------------------------------------
@@ -131,11 +130,7 @@ def test_trickling_plc_hits_the_overall_deadline(world: World) -> None:
 
 def test_document_for_another_did_is_refused(world: World) -> None:
     world.server.plc.documents[MALLORY] = did_document(OTHER, "mallory.test", world.server.url)
-    with pytest.raises(DidResolutionError, match="is for"):
-        world.resolver.resolve_did(MALLORY)
-    with pytest.raises(DidResolutionError):
-        world.client.get_record(f"at://{MALLORY}/{COLL}/k")
-    assert world.nothing_sent_to_the_pds()
+    world.assert_mallory_refused(world.resolver.resolve_did, "is for")
 
 
 @pytest.mark.parametrize(
@@ -199,11 +194,7 @@ def test_bad_pds_endpoints_are_refused(world: World, endpoint: str, reason: str 
     if reason is None:  # a trailing slash is just an origin
         assert world.resolver.resolve_pds(MALLORY) == "https://pds.example.com"
         return
-    with pytest.raises(DidResolutionError, match=reason):
-        world.resolver.resolve_pds(MALLORY)
-    with pytest.raises(DidResolutionError):
-        world.client.get_record(f"at://{MALLORY}/{COLL}/k")
-    assert world.nothing_sent_to_the_pds()
+    world.assert_mallory_refused(world.resolver.resolve_pds, reason)
 
 
 @pytest.mark.parametrize(

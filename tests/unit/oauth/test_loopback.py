@@ -97,5 +97,5 @@ def test_without_the_extra_import_works_and_oauth_names_it() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stderr
-    assert "pip install 'atmosphere[oauth]'" in done.stdout
+    assert "pip install 'atmosphere-atproto[oauth]'" in done.stdout
     assert "flow refused before sending 0" in done.stdout

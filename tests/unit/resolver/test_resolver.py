@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import dns.exception
@@ -27,6 +27,7 @@ from atmosphere.errors import (
 )
 from tests.support.dns_server import DnsServer
 from tests.support.flavours import Flavour
+from tests.support.streams import ClosableStream
 
 ALICE = "did:plc:alice234alice234alice234"
 BOB = "did:plc:bob234bob234bob234bob234"
@@ -58,7 +59,7 @@ def did_doc(
     }
 
 
-class CountingStream(httpx.SyncByteStream, httpx.AsyncByteStream):
+class CountingStream(ClosableStream):
     """A large body produced lazily; ``sent`` counts the bytes handed out."""
 
     def __init__(self, total: int, chunk: int = 64 * 1024, delay: float = 0.0) -> None:
@@ -66,7 +67,6 @@ class CountingStream(httpx.SyncByteStream, httpx.AsyncByteStream):
         self.chunk = chunk
         self.delay = delay
         self.sent = 0
-        self.closed = False
 
     def __iter__(self) -> Iterator[bytes]:
         while self.sent < self.total:
@@ -75,16 +75,6 @@ class CountingStream(httpx.SyncByteStream, httpx.AsyncByteStream):
             n = min(self.chunk, self.total - self.sent)
             self.sent += n
             yield b" " * n
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for chunk in self:
-            yield chunk
-
-    def close(self) -> None:
-        self.closed = True
-
-    async def aclose(self) -> None:
-        self.closed = True
 
 
 Reply = Callable[[httpx.Request], httpx.Response]

@@ -58,6 +58,7 @@ from tests.support.fault_server import (
 )
 from tests.support.flavours import Flavour, NoDns
 from tests.support.routing import RoutingTransport
+from tests.support.timing import Elapsed
 
 PASSWORD = "correct horse battery staple"
 COLL = "com.example.fault.item"
@@ -128,15 +129,6 @@ def stored(alice: Account) -> int:
 
 def seed(server: FaultServer, alice: Account, rkey: str = "seed") -> str:
     return server.pds.add_record(alice, COLL, rec(seed=True), rkey)
-
-
-class Elapsed:
-    def __enter__(self) -> Elapsed:
-        self.start = time.monotonic()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.seconds = time.monotonic() - self.start
 
 
 # -- 5xx and friends -------------------------------------------------------------------
@@ -645,7 +637,11 @@ def test_get_blob_is_retried(server: FaultServer, alice: Account, client: Atmosp
 # -- concurrency: one refresh for many threads (sync only: threads) -------------------------
 
 
-def _in_threads(n: int, call: Callable[[int], Any]) -> tuple[list[Any], list[BaseException]]:
+#: What many concurrent calls came to: their results and their failures.
+_Outcome = tuple[list[Any], list[BaseException]]
+
+
+def _in_threads(n: int, call: Callable[[int], Any]) -> _Outcome:
     barrier = threading.Barrier(n)
     results: list[Any] = []
     failures: list[BaseException] = []
@@ -670,6 +666,51 @@ def _in_threads(n: int, call: Callable[[int], Any]) -> tuple[list[Any], list[Bas
     return results, failures
 
 
+def _script_failed_refresh(server: FaultServer, answer: str) -> None:
+    """Expire the access token and make the refresh it needs fail as ``answer`` says."""
+    server.pds.expire_access_tokens()
+    if answer == "revoked":
+        server.pds.revoke_refresh_tokens()
+        server.script(REFRESH, slow(1.0))
+    elif answer == "html-502":
+        server.script(REFRESH, html(502))
+    else:
+        server.script(REFRESH, bad_json(process=True))
+
+
+def _assert_one_refresh_served_all(
+    server: FaultServer, alice: Account, client: Any, outcome: _Outcome, changes: list[str]
+) -> None:
+    """Sixteen puts all stored, after one refresh that every caller shared."""
+    results, failures = outcome
+    assert failures == []
+    assert sorted(uri.rkey for uri in results) == sorted(f"k{i}" for i in range(16))
+    assert server.received[REFRESH] == 1
+    assert stored(alice) == 16 + 1
+    assert len(changes) == 2  # login, then the one refresh
+    assert client.export_session() == changes[-1]
+
+
+def _assert_every_caller_failed_clearly(
+    server: FaultServer, alice: Account, client: Any, outcome: _Outcome, changes: list[str]
+) -> None:
+    """Sixteen puts all failed, after one failed refresh, with a clear error each."""
+    results, failures = outcome
+    assert results == []
+    assert stored(alice) == 1  # only the seed
+    assert len(failures) == 16
+    assert all(isinstance(f, (SessionRefreshError, NotAuthenticatedError)) for f in failures)
+    assert any(isinstance(f, SessionRefreshError) for f in failures)
+    assert server.received[REFRESH] == 1
+    # Not half-updated: no session at all, nothing new reported to the callback.
+    assert not client.is_authenticated
+    with pytest.raises(NotAuthenticatedError):
+        client.export_session()
+    assert len(changes) == 1
+    refresh_error = next(f for f in failures if isinstance(f, SessionRefreshError))
+    assert "log in again" in str(refresh_error)
+
+
 @pytest.mark.parametrize("how", ["server-says-expired", "exp-in-the-past"])
 def test_sixteen_threads_share_one_refresh(server: FaultServer, alice: Account, how: str) -> None:
     """Sync only: sixteen threads on one client (the asyncio twin: test_async_client.py)."""
@@ -682,13 +723,8 @@ def test_sixteen_threads_share_one_refresh(server: FaultServer, alice: Account, 
         if how == "server-says-expired":
             server.pds.expire_access_tokens()
         server.script(REFRESH, slow(0.3))
-        results, failures = _in_threads(16, lambda i: client.put_record(COLL, f"k{i}", rec(i=i)))
-        assert failures == []
-        assert sorted(uri.rkey for uri in results) == sorted(f"k{i}" for i in range(16))
-        assert server.received[REFRESH] == 1
-        assert stored(alice) == 16 + 1
-        assert len(changes) == 2  # login, then the one refresh
-        assert client.export_session() == changes[-1]
+        outcome = _in_threads(16, lambda i: client.put_record(COLL, f"k{i}", rec(i=i)))
+        _assert_one_refresh_served_all(server, alice, client, outcome, changes)
 
 
 @pytest.mark.parametrize(
@@ -702,28 +738,9 @@ def test_failed_refresh_leaves_every_thread_with_a_clear_error(
     seed(server, alice)
     changes: list[str] = []
     with make_client(server, on_session_change=changes.append) as client:
-        server.pds.expire_access_tokens()
-        if answer == "revoked":
-            server.pds.revoke_refresh_tokens()
-            server.script(REFRESH, slow(1.0))
-        elif answer == "html-502":
-            server.script(REFRESH, html(502))
-        else:
-            server.script(REFRESH, bad_json(process=True))
-        results, failures = _in_threads(16, lambda i: client.put_record(COLL, f"k{i}", rec(i=i)))
-        assert results == []
-        assert stored(alice) == 1  # only the seed
-        assert len(failures) == 16
-        assert all(isinstance(f, (SessionRefreshError, NotAuthenticatedError)) for f in failures)
-        assert any(isinstance(f, SessionRefreshError) for f in failures)
-        assert server.received[REFRESH] == 1
-        # Not half-updated: no session at all, nothing new reported to the callback.
-        assert not client.is_authenticated
-        with pytest.raises(NotAuthenticatedError):
-            client.export_session()
-        assert len(changes) == 1
-        refresh_error = next(f for f in failures if isinstance(f, SessionRefreshError))
-        assert "log in again" in str(refresh_error)
+        _script_failed_refresh(server, answer)
+        outcome = _in_threads(16, lambda i: client.put_record(COLL, f"k{i}", rec(i=i)))
+        _assert_every_caller_failed_clearly(server, alice, client, outcome, changes)
 
 
 # -- the auth flow reads error and refresh bodies only so far ------------------------------
@@ -805,12 +822,7 @@ def test_sixteen_coroutines_share_one_refresh_async_only(
         server.script(REFRESH, slow(0.3))
 
     results, failures, client = _in_coroutines(server, prepare, changes)
-    assert failures == []
-    assert sorted(uri.rkey for uri in results) == sorted(f"k{i}" for i in range(16))
-    assert server.received[REFRESH] == 1
-    assert stored(alice) == 16 + 1
-    assert len(changes) == 2  # login, then the one refresh
-    assert client.export_session() == changes[-1]
+    _assert_one_refresh_served_all(server, alice, client, (results, failures), changes)
 
 
 @pytest.mark.parametrize("answer", ["revoked", "html-502", "garbage"])
@@ -820,27 +832,7 @@ def test_failed_refresh_leaves_every_coroutine_with_a_clear_error_async_only(
     """Async only: what the thread test above checks, for coroutines sharing one client."""
     seed(server, alice)
     changes: list[str] = []
-
-    def prepare() -> None:
-        server.pds.expire_access_tokens()
-        if answer == "revoked":
-            server.pds.revoke_refresh_tokens()
-            server.script(REFRESH, slow(1.0))
-        elif answer == "html-502":
-            server.script(REFRESH, html(502))
-        else:
-            server.script(REFRESH, bad_json(process=True))
-
-    results, failures, client = _in_coroutines(server, prepare, changes)
-    assert results == []
-    assert stored(alice) == 1  # only the seed
-    assert len(failures) == 16
-    assert all(isinstance(f, (SessionRefreshError, NotAuthenticatedError)) for f in failures)
-    assert any(isinstance(f, SessionRefreshError) for f in failures)
-    assert server.received[REFRESH] == 1
-    assert not client.is_authenticated
-    with pytest.raises(NotAuthenticatedError):
-        client.export_session()
-    assert len(changes) == 1
-    refresh_error = next(f for f in failures if isinstance(f, SessionRefreshError))
-    assert "log in again" in str(refresh_error)
+    results, failures, client = _in_coroutines(
+        server, lambda: _script_failed_refresh(server, answer), changes
+    )
+    _assert_every_caller_failed_clearly(server, alice, client, (results, failures), changes)

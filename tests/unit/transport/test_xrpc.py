@@ -7,7 +7,7 @@ Every test that sends runs on both flavours (the ``flavour`` fixture):
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -27,6 +27,7 @@ from atmosphere.errors import (
     XrpcError,
 )
 from tests.support.flavours import Flavour
+from tests.support.streams import ClosableStream
 
 BASE = "https://pds.test"
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -46,14 +47,13 @@ class Recorder:
         return self.response
 
 
-class TrackedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
+class TrackedStream(ClosableStream):
     """A response body served chunk by chunk (to either flavour), recording how far it was read."""
 
     def __init__(self, chunks: list[bytes], *, fail_after: int | None = None) -> None:
         self.chunks = chunks
         self.fail_after = fail_after
         self.pulled = 0
-        self.closed = False
 
     def __iter__(self) -> Iterator[bytes]:
         for chunk in self.chunks:
@@ -61,16 +61,6 @@ class TrackedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
                 raise httpx.ReadError("connection reset by peer")
             self.pulled += 1
             yield chunk
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for chunk in self:
-            yield chunk
-
-    def close(self) -> None:
-        self.closed = True
-
-    async def aclose(self) -> None:
-        self.closed = True
 
 
 @pytest.fixture

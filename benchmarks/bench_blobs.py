@@ -16,7 +16,8 @@ just before the transfer; "RSS growth" is the child's peak RSS
 (``ru_maxrss``) minus that baseline. The upload pair and the download pair
 each run alternately (A B A B ...) after a discarded warm-up round; medians
 are reported. Targets (``targets.py``): growth < 64 MiB in both directions,
-upload and download throughput >= 0.95x raw httpx.
+upload and download throughput >= 0.95x raw httpx (medians of the per-round
+ratios, each pair run back to back).
 
     python benchmarks/bench_blobs.py [--size-mib 1024] [--runs 3] [--python PATH]
 
@@ -220,6 +221,17 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _paired(
+    a_runs: list[dict[str, Any]], b_runs: list[dict[str, Any]]
+) -> tuple[float, list[float]]:
+    """The median of the per-round throughput ratios a/b, and their quartiles."""
+    ratios = sorted(a["mib_per_s"] / b["mib_per_s"] for a, b in zip(a_runs, b_runs, strict=True))
+    if len(ratios) < 2:
+        return ratios[0], [ratios[0], ratios[0]]
+    q1, _, q3 = statistics.quantiles(ratios, n=4)
+    return statistics.median(ratios), [q1, q3]
+
+
 def _versions(python: str) -> dict[str, str]:
     probe = subprocess.run(
         [python, "-c", "import httpx, atmosphere as a; print(httpx.__version__, a.__version__)"],
@@ -302,13 +314,10 @@ def main(argv: list[str] | None = None) -> int:
         downloads = _alternate(CASES_DOWN, args.runs, args.warmup, job_for)
 
     cases = {case: _summary(runs) for case, runs in {**uploads, **downloads}.items()}
-    up_ratio = (
-        cases["atmosphere-upload"]["median_mib_per_s"] / cases["httpx-upload"]["median_mib_per_s"]
-    )
-    down_ratio = (
-        cases["atmosphere-download"]["median_mib_per_s"]
-        / cases["httpx-download"]["median_mib_per_s"]
-    )
+    # Medians of the per-round ratios: each pair ran back to back, so slow
+    # drifts of a shared machine cancel in each pair.
+    up_ratio, up_q = _paired(uploads["atmosphere-upload"], uploads["httpx-upload"])
+    down_ratio, down_q = _paired(downloads["atmosphere-download"], downloads["httpx-download"])
     measured = {
         "blobs:upload_throughput": up_ratio,
         "blobs:download_throughput": down_ratio,
@@ -327,6 +336,8 @@ def main(argv: list[str] | None = None) -> int:
         "cases": cases,
         "upload_throughput_ratio": up_ratio,
         "download_throughput_ratio": down_ratio,
+        "upload_throughput_quartiles": up_q,
+        "download_throughput_quartiles": down_q,
         "targets": targets,
         "verdict": verdict,
     }
@@ -345,10 +356,12 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(
         f"upload throughput, atmosphere / raw httpx:   {up_ratio:.2f}"
+        f" [{up_q[0]:.2f}-{up_q[1]:.2f}]"
         f" (target {targets['blobs:upload_throughput']})"
     )
     print(
         f"download throughput, atmosphere / raw httpx: {down_ratio:.2f}"
+        f" [{down_q[0]:.2f}-{down_q[1]:.2f}]"
         f" (target {targets['blobs:download_throughput']})"
     )
     print("targets met:", ", ".join(f"{k}={v}" for k, v in verdict.items()))

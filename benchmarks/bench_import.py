@@ -34,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import alternate, log, medians, run_json, save_result, worker_env
+from _common import alternate, log, medians, paired_ratio, run_json, save_result, worker_env
 from envs import ensure_envs
 
 CASES: dict[str, tuple[str, str]] = {
@@ -185,6 +185,14 @@ def main(argv: list[str] | None = None) -> int:
             "loads_dns": bool(case_runs[-1].get("dns")),
             "samples_ms": [round(r["import_s"] * 1000, 2) for r in case_runs],
         }
+    # Ratios of the runs next to each other in time (same round): slow drifts
+    # of a shared machine cancel in each pair; [median, q1, q3].
+    paired = {
+        f"{case}/{other}": paired_ratio(runs[case], runs[other], "import_s")
+        for case in cases
+        if case.startswith("atmosphere")
+        for other in ("floor", "sdk")
+    }
     profiles = {
         case: profile_top(pythons[cases[case][0]], cases[case][1])
         for case in ("atmosphere", "sdk", "floor")
@@ -192,7 +200,13 @@ def main(argv: list[str] | None = None) -> int:
     breakdown = staged(pythons["atmosphere"], args.rounds)
     save_result(
         "import",
-        {"rounds": args.rounds, "cases": summary, "profiles": profiles, "staged": breakdown},
+        {
+            "rounds": args.rounds,
+            "cases": summary,
+            "paired_ratios": paired,
+            "profiles": profiles,
+            "staged": breakdown,
+        },
     )
     for case, row in summary.items():
         log(

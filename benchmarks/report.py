@@ -90,6 +90,7 @@ class Report:
         self.conc = load_result("concurrency")
         self.bulk = load_result("bulk")
         self.blobs = load_result("blobs")
+        self.instr = load_result("instructions")
         self.timing = load_result("timing")
         self.lines: list[str] = []
         self.headline: dict[str, float] = {}
@@ -167,35 +168,44 @@ class Report:
         m = self.measured
         if self.imp:
             cases = self.imp["cases"]
+            paired_imp = self.imp.get("paired_ratios", {})
             for case in IMPORT_CASES:
                 if case not in cases:
                     continue
                 a = cases[case]["import_ms"]
                 for other in ("floor", "sdk"):
                     b = cases[other]["import_ms"]
+                    triple = paired_imp.get(f"{case}/{other}")
                     m[f"import:{case}:{other}"] = (
-                        ratio(a, b),
-                        f"{fmt(a, '.0f')} ms vs {fmt(b, '.0f')} ms",
+                        triple[0] if triple else ratio(a, b),
+                        f"{fmt(a, '.0f')} ms vs {fmt(b, '.0f')} ms"
+                        + (_spread(triple) if triple else ""),
                     )
         if self.over:
             cl = self.over["clients"]
             paired = self.over.get("paired_ratios", {})
-            for key in ("get_record_cpu_us", "list_records_cpu_us"):
+            instr = (self.instr or {}).get("ratios", {})
+            for key, op in (("get_record_cpu_us", "get"), ("list_records_cpu_us", "list")):
                 for other in ("httpx", "sdk"):
                     value, spread = _paired(paired, other, key, cl)
+                    counted = instr.get(other, {}).get(op)
                     m[f"overhead:{key}:{other}"] = (
                         value,
                         f"{fmt(cl['atmosphere'][key], '.0f')} µs vs "
-                        f"{fmt(cl[other][key], '.0f')} µs{spread}",
+                        f"{fmt(cl[other][key], '.0f')} µs{spread}"
+                        + (f"; instructions {counted:.2f}×" if counted else ""),
                     )
         if self.blobs:
             c = self.blobs["cases"]
             size = f"{self.blobs['size_mib']} MiB"
             for op in ("upload", "download"):
                 a, h = c[f"atmosphere-{op}"], c[f"httpx-{op}"]
+                value = self.blobs[f"{op}_throughput_ratio"]
+                quartiles = self.blobs.get(f"{op}_throughput_quartiles")
                 m[f"blobs:{op}_throughput"] = (
-                    self.blobs[f"{op}_throughput_ratio"],
-                    f"{a['median_mib_per_s']:.0f} vs {h['median_mib_per_s']:.0f} MiB/s ({size})",
+                    value,
+                    f"{a['median_mib_per_s']:.0f} vs {h['median_mib_per_s']:.0f} MiB/s ({size})"
+                    + (_spread([value, *quartiles]) if quartiles else ""),
                 )
                 m[f"blobs:{op}_rss"] = (a["max_rss_growth_mib"], f"{size} {op}")
         if self.pds:
@@ -422,6 +432,28 @@ class Report:
                 )
                 + " (CPU / wall, median [quartiles]).",
             )
+        if self.instr and self.instr.get("per_call"):
+            pc = self.instr["per_call"]
+            calls = self.instr["calls"]
+            self.add(
+                "",
+                "Instructions per call, counted by callgrind (`bench_instructions.py`): the "
+                "same workers in count mode under `valgrind --tool=callgrind`, each run twice "
+                f"({calls['get'][0]} and {calls['get'][1]} getRecord calls, {calls['list'][0]} "
+                f"and {calls['list'][1]} listRecords calls) so that start-up cancels out. "
+                "User-space instructions only, and unaffected by the machine's load: the "
+                "steady twin of the CPU columns.",
+                "",
+                "| Client | getRecord: M instructions | vs httpx "
+                "| listRecords (100): M instructions | vs httpx |",
+                "| --- | ---: | ---: | ---: | ---: |",
+            )
+            for name, row in pc.items():
+                self.add(
+                    f"| {labels.get(name, name)} | {row['get'] / 1e6:.2f} | "
+                    f"{row['get'] / pc['httpx']['get']:.2f}× | {row['list'] / 1e6:.2f} | "
+                    f"{row['list'] / pc['httpx']['list']:.2f}× |"
+                )
         self.add("")
 
     def pds_section(self) -> None:
@@ -730,7 +762,8 @@ class Report:
             "",
             f"Ratios are atmosphere ÷ the other (lower is better unless the row says otherwise). "
             f"Targets: {n_met} met, {n_missed} missed "
-            "([all of them](benchmarks/RESULTS.md#targets)).",
+            "([all of them](https://github.com/atmosphere-atproto/atmosphere/blob/main/"
+            "benchmarks/RESULTS.md#targets)).",
         ]
         return "\n".join(lines) + "\n"
 

@@ -6,6 +6,8 @@ Steps (each a subprocess, so one failing does not stop the others):
 2. ``import``      cold import time, modules and RSS (bench_import.py)
 3. ``footprint``   installed size, files, distributions (bench_footprint.py)
 4. ``overhead``    per-call client overhead on a canned loopback server (bench_overhead.py)
+   ``instructions`` the same calls' instructions per call under callgrind
+                   (bench_instructions.py; full runs only: about 6 minutes)
 5. ``pds``         login, records, listing, blobs on the real PDS (bench_pds.py)
 6. ``coldstart``   process start to first record written; the CLI's whoami (bench_coldstart.py)
 7. ``concurrency`` 1,000 getRecord from 32 coroutines, three async clients (bench_concurrency.py)
@@ -44,6 +46,7 @@ STEPS = (
     "import",
     "footprint",
     "overhead",
+    "instructions",
     "pds",
     "coldstart",
     "concurrency",
@@ -56,6 +59,7 @@ NEEDS_PDS = {"pds", "coldstart", "concurrency", "bulk", "blobs"}
 FULL = {
     "import": ["--rounds", "21"],
     "overhead": ["--rounds", "31", "--calls", "600"],
+    "instructions": ["--get", "20,120", "--list", "5,30"],
     "pds": ["--rounds", "5", "--sizes", "64,512"],
     "coldstart": ["--rounds", "15"],
     "concurrency": ["--rounds", "7", "--calls", "1000", "--coroutines", "32"],
@@ -73,6 +77,10 @@ QUICK = {
     "bulk": ["--rounds", "1", "--records", "100", "--concurrency", "16"],
     "blobs": ["--size-mib", "64", "--runs", "2", "--warmup", "0"],
 }
+
+
+QUICK_SKIP = {"instructions"}
+"""Steps a quick run leaves out (unless named in ``--only``): too slow for its budget."""
 
 
 def run_step(cmd: list[str], log_path: Path | None = None) -> bool:
@@ -100,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     steps = [s.strip() for s in args.only.split(",") if s.strip()]
+    if args.quick and args.only == parser.get_default("only"):
+        steps = [s for s in steps if s not in QUICK_SKIP]
+        for skipped in QUICK_SKIP:  # so the report shows nothing from an older run
+            (RESULTS_DIR / f"{skipped}.json").unlink(missing_ok=True)
     unknown = set(steps) - set(STEPS)
     if unknown:
         parser.error(f"unknown steps: {', '.join(sorted(unknown))}")

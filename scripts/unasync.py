@@ -39,7 +39,7 @@ RULES: list[tuple[str, str]] = [
     # Concurrency primitives.
     (r"\bimport asyncio\b", "import threading"),
     (r"\basyncio\.Lock\b", "threading.Lock"),
-    (r"\basyncio\.sleep\b", "time.sleep"),
+    (r"\basync_sleep\b", "time.sleep"),
     (r"\bAwaitable\[([\w.]+)\]", r"\1"),
     # Syntax.
     (r"\basync def\b", "def"),

@@ -2,6 +2,8 @@
 
     python overhead_worker.py CLIENT '{"url": ..., "did": ..., ...}'
 
+    python overhead_worker.py CLIENT '{...}' OP:N    # untimed, for callgrind
+
 CLIENT is ``atmosphere``, ``sdk`` (atproto) or ``httpx`` (raw httpx, the
 floor). Each client logs in, warms up, then makes ``n_get`` getRecord calls
 and ``n_list`` 100-record listRecords calls in timed batches; it prints the
@@ -99,9 +101,27 @@ def per_call_us(fn: Callable[[], Any], calls: int, batch: int) -> tuple[float, f
     return statistics.median(wall), statistics.median(cpu)
 
 
+def count_mode(get: Callable[[], Any], page: Callable[[], Any], spec: str) -> int:
+    """``OP:N``: warm up, then make N calls of OP (``get``/``list``) and exit, untimed.
+
+    bench_instructions.py runs this under callgrind with two values of N: the
+    difference of the instruction counts, divided by that of N, is the client's
+    instructions per call (setup, warm-up and exit cancel out).
+    """
+    op, n = spec.split(":")
+    fn = get if op == "get" else page
+    for _ in range(20):
+        fn()
+    for _ in range(int(n)):
+        fn()
+    return 0
+
+
 def main() -> int:
     kind, cfg = sys.argv[1], json.loads(sys.argv[2])
     get, page = MAKERS[kind](cfg)
+    if len(sys.argv) > 3:
+        return count_mode(get, page, sys.argv[3])
     # Sanity: the same data comes back through every client.
     value = get()
     name = value["name"] if isinstance(value, dict) else value.name

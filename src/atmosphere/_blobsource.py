@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any, BinaryIO
 
 from ._cid import CidHasher, compute_cid
+from ._concurrency import OrderedWorker
 from ._nsid import UPLOAD_BLOB
 from ._types import BlobRef
 from .errors import IntegrityError, InvalidArgumentError, InvalidResponseError, PayloadTooLargeError
@@ -171,16 +172,28 @@ class BlobSource:
         self._file.seek(self._start)
         hasher = CidHasher() if self._cid is None else None
         self._hasher = hasher
-        remaining = size
-        while remaining > 0:
-            chunk = self._file.read(min(self._chunk_size, remaining))
-            if not chunk:
-                raise OSError(f"blob source ended after {size - remaining} of {size} bytes")
-            if hasher is not None:
-                hasher.update(chunk)
-            remaining -= len(chunk)
-            yield chunk
-            self._report(progress, size - remaining)
+        # A file of several chunks is hashed in a background thread while the
+        # caller sends: hashlib releases the GIL, so the SHA-256 costs no time.
+        worker = OrderedWorker() if hasher is not None and size > self._chunk_size else None
+        try:
+            remaining = size
+            while remaining > 0:
+                chunk = self._file.read(min(self._chunk_size, remaining))
+                if not chunk:
+                    raise OSError(f"blob source ended after {size - remaining} of {size} bytes")
+                if hasher is not None:
+                    if worker is not None:
+                        worker.submit(hasher.update, chunk)
+                    else:
+                        hasher.update(chunk)
+                remaining -= len(chunk)
+                yield chunk
+                self._report(progress, size - remaining)
+            if worker is not None:
+                worker.drain()  # the CID is complete before the answer is checked
+        finally:
+            if worker is not None:
+                worker.close()
         self._report(progress, size)
 
     def close(self) -> None:

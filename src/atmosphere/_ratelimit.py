@@ -86,14 +86,22 @@ def parse_rate_limit(
     ``RateLimit-Reset`` is unix seconds (as the reference PDS sends it);
     ``Retry-After`` is delta-seconds or an HTTP date and wins when present.
     """
-    # Most answers carry none of these: look for them without decoding every header.
-    raw = getattr(headers, "raw", None)  # httpx.Headers: (name, value) bytes pairs
+    # One pass over the raw (name, value) byte pairs of httpx.Headers, decoding
+    # only these headers: most answers carry none, a PDS's carry four.
+    raw = getattr(headers, "raw", None)
+    lower: dict[str, str] = {}
     if isinstance(raw, list):
-        if not any(name.lower() in _RAW_NAMES for name, _ in raw):
-            return None
-    elif not any(name.lower() in _NAMES for name in headers):
+        for name, value in raw:
+            key = name.lower()
+            if key in _RAW_NAMES:
+                lower[key.decode("latin-1")] = value.decode("latin-1")
+    else:
+        for name, value in headers.items():
+            key = name.lower()
+            if key in _NAMES:
+                lower[key] = value
+    if not lower:
         return None
-    lower = {k.lower(): v for k, v in headers.items()}
     limit = _int(lower.get("ratelimit-limit"))
     remaining = _int(lower.get("ratelimit-remaining"))
     policy = lower.get("ratelimit-policy")

@@ -15,8 +15,8 @@ import math
 import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Union
 
 from ._defaults import DEFAULT_ENTRYWAY
 from ._egress import EgressPolicy, check_origin
@@ -32,6 +32,7 @@ __all__ = [
     "SessionLock",
     "SessionState",
     "SessionStore",
+    "SessionTokens",
     "is_valid_session_handle",
     "is_valid_token",
     "jwt_expiry",
@@ -116,10 +117,31 @@ def session_endpoint(url: str) -> str | None:
 
 
 @dataclass(frozen=True)
-class SessionState:
-    """An authenticated session together with the PDS it belongs to."""
+class SessionTokens:
+    """The four fields a restored session string holds, without pydantic.
 
-    session: Session
+    Restoring a saved session is the first thing a short job does; building
+    the pydantic :class:`~atmosphere.Session` there would load pydantic's model
+    machinery (tens of milliseconds) before the first call. It has the
+    attributes the session code reads, with the same names; the tokens are
+    left out of ``repr``.
+    """
+
+    did: str
+    handle: str
+    access_jwt: str = field(repr=False)
+    refresh_jwt: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class SessionState:
+    """An authenticated session together with the PDS it belongs to.
+
+    ``session`` is the server's answer (a pydantic ``Session``) after a login
+    or refresh, or :class:`SessionTokens` after restoring a session string.
+    """
+
+    session: Union[Session, SessionTokens]  # noqa: UP007 - Session is only imported for typing
     pds_url: str
 
     def encode(self) -> str:
@@ -157,9 +179,7 @@ class SessionState:
                 "session string's PDS endpoint is not a plain http(s) origin"
                 " (no path, query, fragment or userinfo)"
             )
-        from ._models import Session  # pydantic loads with the first session
-
-        session = Session(did=did, handle=handle, accessJwt=access, refreshJwt=refresh)
+        session = SessionTokens(did=did, handle=handle, access_jwt=access, refresh_jwt=refresh)
         return cls(session=session, pds_url=endpoint)
 
 

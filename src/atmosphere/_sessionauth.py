@@ -139,7 +139,7 @@ class SessionAuthBase(httpx.Auth):
             self._store.clear()
             log.info("shared session gone or replaced; not refreshing it")
             raise NotAuthenticatedError(
-                "not authenticated: the shared session was logged out or replaced"
+                "Not authenticated: the shared session was logged out or replaced"
             )
         mine = ours.session
         if (shared.session.access_jwt, shared.session.refresh_jwt) == (

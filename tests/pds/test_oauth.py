@@ -19,10 +19,11 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 
-from atmosphere._oauth import NonceStore, OAuthSession, flow
+from atmosphere._oauth import flow
 from atmosphere._oauth.auth import OAuthSessionHolder
 from atmosphere._oauth.authorization import PendingAuthorization
 from atmosphere._oauth.client_id import loopback_client
+from atmosphere._oauth.dpop import NonceStore
 from atmosphere._oauth.drive import run_async, run_sync
 from atmosphere._oauth.errors import (
     OAuthCallbackError,
@@ -33,6 +34,7 @@ from atmosphere._oauth.errors import (
 from atmosphere._oauth.identity import SimpleIdentityLookup
 from atmosphere._oauth.loopback import CallbackServer
 from atmosphere._oauth.resource import DpopAuth, resource_error
+from atmosphere._oauth.session import OAuthSession
 from atmosphere._sync.oauth import OAuthAuth
 from atmosphere.errors import InvalidTokenError
 from tests.support.lying_as import LyingAuthorizationServer

@@ -142,7 +142,7 @@ def test_loopback_login_then_every_call_is_dpop_signed_and_logout_revokes(
         assert client.get_record(uri)["text"] == "hello over OAuth"
         client.put_record(COLLECTION, uri.rkey, _note("updated over OAuth"))
         records, _ = client.list_records(COLLECTION)
-        assert "updated over OAuth" in [r["value"].get("text") for r in records]
+        assert "updated over OAuth" in [r.get("text") for r in records]
         client.delete_record(uri)
 
         # Blobs: bytes, and a file streamed from disk.

@@ -104,3 +104,61 @@ def test_importing_the_clients_loads_neither_pydantic_nor_dnspython() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_importing_the_clients_does_not_load_asyncio() -> None:
+    # An asyncio program has it loaded already; a sync one should not pay for it.
+    code = (
+        "import sys\n"
+        "from atmosphere import AtmosphereClient, AsyncAtmosphereClient\n"
+        "print('asyncio' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "False"
+
+
+def test_importing_the_clients_loads_no_transport_backend_or_oauth_machinery() -> None:
+    # httpcore (and whatever async backends it pulls in) loads when the first
+    # connection pool is built; the OAuth modules load on the first OAuth call.
+    code = (
+        "import sys\n"
+        "from atmosphere import AtmosphereClient, AsyncAtmosphereClient, IdentityResolver\n"
+        "from atmosphere import Atmosphere, AsyncAtmosphere\n"
+        "heavy = ('httpcore', 'h11', 'anyio', 'trio', 'atmosphere._oauth.auth',\n"
+        "         'atmosphere._oauth.session', 'atmosphere._oauth.flow')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
+
+
+def test_restoring_a_session_and_writing_loads_no_pydantic() -> None:
+    # A short job's path: import, restore a saved session, write one record.
+    code = """
+import base64, json, sys, time
+import httpx
+from atmosphere import AtmosphereClient
+
+def jwt(exp):
+    part = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()
+    return part({"alg": "HS256"}) + "." + part({"exp": exp, "sub": "did:plc:abc"}) + ".sig"
+
+cid = "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm"
+answer = {"uri": "at://did:plc:abc/app.x.y/3kabc", "cid": cid}
+http = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200, json=answer)))
+client = AtmosphereClient("https://pds.example", _client=http)
+now = time.time()
+saved = ":::".join(("alice.test", "did:plc:abc", jwt(now + 3600), jwt(now + 86400),
+                    "https://pds.example"))
+client.login_with_session(saved, verify=False)
+print(client.create_record("app.x.y", {"$type": "app.x.y", "n": 1}).rkey)
+print(sorted({m.split('.')[0] for m in sys.modules} & {"pydantic", "dns"}))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.split() == ["3kabc", "[]"]

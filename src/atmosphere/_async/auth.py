@@ -7,7 +7,6 @@ shared session's lock around it (see that module for the rules).
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncGenerator, Callable
 
@@ -37,6 +36,8 @@ class AsyncSessionAuth(SessionAuthBase):
         refresh_margin: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        import asyncio  # not at module level: see _concurrency.async_sleep
+
         super().__init__(store, refresh_margin=refresh_margin, clock=clock)
         self._lock = asyncio.Lock()
 

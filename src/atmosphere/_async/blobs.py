@@ -11,11 +11,10 @@ import os
 from collections.abc import AsyncIterable, AsyncIterator
 
 from .._blobsource import BlobSource, ProgressCallback
-from .._blobverify import Verifier, atomic_file
+from .._blobverify import VerifiedWriter, Verifier, atomic_file
 from .._concurrency import to_thread
 from .._wire import wrap_transport_errors
 from ..errors import ResponseTooLargeError
-from .body import closed_after
 
 __all__ = ["bounded", "iter_verified", "prepare_source", "source_chunks", "write_verified"]
 
@@ -88,13 +87,15 @@ async def write_verified(
     """Stream ``chunks`` to ``path`` through a verified, atomically renamed temp file.
 
     Returns the number of bytes written. On a CID mismatch, a transport error
-    or any other failure, no file is left at ``path`` (or beside it).
+    or any other failure, no file is left at ``path`` (or beside it). The
+    chunks are hashed and written in a background thread while the next ones
+    arrive (see :class:`~atmosphere._blobverify.VerifiedWriter`).
     """
-    written = 0
-    verified = iter_verified(chunks, cid, total=total, progress=progress)
-    with atomic_file(path) as out:
-        async with closed_after(verified) as released:
-            async for chunk in released:
-                await to_thread(out.write, chunk)
-                written += len(chunk)
-    return written
+    with atomic_file(path) as out, VerifiedWriter(out, cid, total, progress) as writer:
+        # Hashing and writing run a few chunks behind, in the writer's thread;
+        # nothing is renamed into place before ``finish`` verified the CID.
+        async for chunk in chunks:
+            if writer.full():
+                await to_thread(writer.wait)
+            writer.feed(chunk)
+        return await to_thread(writer.finish)

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import asyncio  # unasync: drop
 import io
 import logging
 import os
@@ -43,7 +42,6 @@ from .._nsid import (
     PUT_RECORD,
     UPLOAD_BLOB,
 )
-from .._oauth.auth import OAuthSessionHolder
 from .._ratelimit import RateLimitInfo
 from .._records import check_records, record_envelope, record_page, write_result
 from .._retry import DEFAULT_RETRY_POLICY, RetryPolicy
@@ -53,6 +51,7 @@ from .._session import (
     SessionLock,
     SessionState,
     SessionStore,
+    SessionTokens,
     is_valid_session_handle,
     is_valid_token,
     pds_from_session,
@@ -94,7 +93,6 @@ from .auth import AsyncSessionAuth
 from .blobs import bounded, iter_verified, prepare_source, source_chunks, write_verified
 from .body import body_chunks, closed_after
 from .egress import AsyncEgress, make_public_client, policy_for
-from .oauth import AsyncOAuthAuth, run_flow
 from .oauthlogin import AsyncOAuthLogin
 from .resolver import AsyncIdentityResolver
 from .xrpc import DEFAULT_DEADLINE, AsyncXrpcClient
@@ -103,7 +101,9 @@ __all__ = ["PAGE_MAX", "AsyncCoreClient", "check_limit"]
 
 if TYPE_CHECKING:
     from .._models import Session
+    from .._oauth.auth import OAuthSessionHolder
     from .._oauth.session import OAuthSession
+    from .oauth import AsyncOAuthAuth
 
 log = logging.getLogger(__name__)
 
@@ -273,12 +273,11 @@ class AsyncCoreClient(AsyncOAuthLogin):
         )
         self._store = SessionStore(on_change=on_session_change, lock=session_lock)
         self._session_auth = AsyncSessionAuth(self._store)
-        self._oauth = OAuthSessionHolder(
-            on_change=_oauth_notifier(on_session_change),
-            shared_lock=session_lock,
-            allow_private_hosts=self._egress.policy.allow_private_hosts,
-        )
-        self._oauth_auth = AsyncOAuthAuth(self._oauth)
+        # The OAuth machinery is built (and imported) on the first OAuth call only.
+        self._on_session_change = on_session_change
+        self._session_lock = session_lock
+        self._oauth_holder: OAuthSessionHolder | None = None
+        self._oauth_auth_shell: AsyncOAuthAuth | None = None
         self._xrpc = AsyncXrpcClient(
             self._http,
             auth=self._session_auth,
@@ -315,9 +314,36 @@ class AsyncCoreClient(AsyncOAuthLogin):
 
     # -- session -------------------------------------------------------------
 
+    @property
+    def _oauth(self) -> OAuthSessionHolder:
+        """The OAuth session holder, made on first use."""
+        if self._oauth_holder is None:
+            from .._oauth.auth import OAuthSessionHolder
+
+            self._oauth_holder = OAuthSessionHolder(
+                on_change=_oauth_notifier(self._on_session_change),
+                shared_lock=self._session_lock,
+                allow_private_hosts=self._egress.policy.allow_private_hosts,
+            )
+        return self._oauth_holder
+
+    @property
+    def _oauth_auth(self) -> AsyncOAuthAuth:
+        """The DPoP-signing ``httpx.Auth`` for OAuth sessions, made on first use."""
+        if self._oauth_auth_shell is None:
+            from .oauth import AsyncOAuthAuth
+
+            self._oauth_auth_shell = AsyncOAuthAuth(self._oauth)
+        return self._oauth_auth_shell
+
+    def _oauth_session(self) -> OAuthSession | None:
+        """The OAuth session, or ``None`` (without building the OAuth machinery)."""
+        holder = self._oauth_holder
+        return holder.session if holder is not None else None
+
     def _account(self) -> _Account | None:
         """The signed-in account (password or OAuth session), or ``None``."""
-        oauth = self._oauth.session
+        oauth = self._oauth_session()
         if oauth is not None:
             return _Account(oauth.did, oauth.handle or "handle.invalid", oauth.pds_url)
         state = self._store.state
@@ -327,7 +353,8 @@ class AsyncCoreClient(AsyncOAuthLogin):
 
     def _use_password_auth(self) -> None:
         """A password session replaces any OAuth session."""
-        self._oauth.clear()
+        if self._oauth_holder is not None:
+            self._oauth_holder.clear()
         self._xrpc.auth = self._session_auth
 
     def _install_oauth(self, session: OAuthSession, *, notify: bool) -> None:
@@ -495,7 +522,8 @@ class AsyncCoreClient(AsyncOAuthLogin):
             if not is_valid_session_handle(info["handle"]):
                 self._store.clear()
                 raise InvalidResponseError(f"{GET_SESSION}: answer holds no valid handle")
-            updated = current.session.model_copy(update={"handle": info["handle"]})
+            old = current.session
+            updated = SessionTokens(old.did, info["handle"], old.access_jwt, old.refresh_jwt)
             self._store.set(SessionState(session=updated, pds_url=current.pds_url), notify=False)
 
     async def _restore_oauth(self, text: str, *, verify: bool) -> None:
@@ -520,16 +548,17 @@ class AsyncCoreClient(AsyncOAuthLogin):
         The string holds the tokens (and, for OAuth, the DPoP private key):
         store it like a password.
         """
-        oauth = self._oauth.session
+        oauth = self._oauth_session()
         if oauth is not None:
             return oauth.to_json()
         return self._store.require().encode()
 
     async def logout(self) -> None:
         """Revoke the session (``deleteSession``, or OAuth revocation) and forget it locally."""
-        oauth = self._oauth.session
+        oauth = self._oauth_session()
         if oauth is not None:
             from .._oauth.flow import revoke_session
+            from .oauth import run_flow
 
             try:
                 await run_flow(revoke_session(oauth, nonces=self._oauth.nonces), self._egress)
@@ -1221,6 +1250,8 @@ class AsyncCoreClient(AsyncOAuthLogin):
             raise InvalidArgumentError(f"max_concurrency must be >= 1, got {max_concurrency}")
         items = [b if isinstance(b, tuple) else (b, mime_type) for b in blobs]
         self._session()
+        import asyncio  # not at module level: see _concurrency.async_sleep
+
         gate = asyncio.Semaphore(max_concurrency)
 
         async def one(data: BlobInput, mime: str) -> BlobRef:

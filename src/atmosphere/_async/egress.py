@@ -29,9 +29,8 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpcore
 import httpx
 
 from .._concurrency import to_thread
@@ -50,6 +49,16 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+if TYPE_CHECKING:
+    import httpcore
+
+    _BackendBase = httpcore.AsyncNetworkBackend
+else:
+    # httpcore is imported when the first public-only transport is built, not when
+    # the client is imported (it costs tens of milliseconds of import time); the
+    # pool calls the backend's methods and never checks its class.
+    _BackendBase = object
+
 Resolve = Callable[[str, int], list[str]]
 """Resolve ``(host, port)`` to IP address strings (blocking; run off the event loop)."""
 
@@ -64,7 +73,7 @@ def system_resolve(host: str, port: int) -> list[str]:
     return seen
 
 
-class AsyncPublicOnlyBackend(httpcore.AsyncNetworkBackend):
+class AsyncPublicOnlyBackend(_BackendBase):
     """An httpcore network backend that connects only to public addresses.
 
     Args:
@@ -84,6 +93,8 @@ class AsyncPublicOnlyBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
+        import httpcore
+
         try:
             addresses = await to_thread(self._resolve, host, port)
         except (OSError, UnicodeError) as exc:
@@ -129,6 +140,8 @@ def public_only_transport(
     ``kwargs`` go to ``httpx.AsyncHTTPTransport``; its connection pool's network
     backend is wrapped in :class:`AsyncPublicOnlyBackend`.
     """
+    import httpcore
+
     transport = httpx.AsyncHTTPTransport(**kwargs)
     pool = transport._pool
     if not isinstance(pool, httpcore.AsyncConnectionPool) or not hasattr(

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncGenerator, Callable
 from typing import TypeVar
@@ -97,6 +96,8 @@ class AsyncOAuthAuth(OAuthAuthBase):
         refresh_margin: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        import asyncio  # not at module level: see _concurrency.async_sleep
+
         super().__init__(holder, refresh_margin=refresh_margin, clock=clock)
         self._lock = asyncio.Lock()
 

@@ -17,19 +17,19 @@ from __future__ import annotations
 
 import logging
 import sys
-import webbrowser
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from .._concurrency import to_thread
 from .._oauth.client_id import DEFAULT_SCOPE, ClientIdentity, loopback_client
 from .._syntax import is_valid_did, is_valid_handle
 from ..errors import AtmosphereError, InvalidArgumentError
-from .oauth import run_flow
 
 if TYPE_CHECKING:
+    from collections.abc import Generator
+
     import httpx
 
     from .._oauth.auth import OAuthSessionHolder
@@ -46,6 +46,15 @@ log = logging.getLogger(__name__)
 
 BrowserOpener = Callable[[str], object]
 """Called with the authorization URL (instead of :func:`webbrowser.open`)."""
+
+_T = TypeVar("_T")
+
+
+async def _run_flow(flow: Generator[httpx.Request, httpx.Response, _T], egress: AsyncEgress) -> _T:
+    """``run_flow``, imported on the first OAuth call (not when the client is imported)."""
+    from .oauth import run_flow
+
+    return await run_flow(flow, egress)
 
 
 def _show_url(url: str) -> None:
@@ -78,7 +87,10 @@ class AsyncOAuthLogin:
     _egress: AsyncEgress
     _base_url: str | None
     _resolver: AsyncIdentityResolver
-    _oauth: OAuthSessionHolder
+
+    @property
+    def _oauth(self) -> OAuthSessionHolder:
+        raise NotImplementedError  # the core client makes it on first use
 
     def _install_oauth(self, session: OAuthSession, *, notify: bool) -> None:
         raise NotImplementedError  # the core client installs sessions
@@ -118,7 +130,7 @@ class AsyncOAuthLogin:
         identifier = identifier.strip()
         if identifier.startswith(("https://", "http://")):
             self._egress.trust(identifier)  # a server the user names is their choice
-            info = await run_flow(
+            info = await _run_flow(
                 flow.discover_from_server(identifier, allow_private_hosts=allow), self._egress
             )
             return info, None, None
@@ -128,13 +140,13 @@ class AsyncOAuthLogin:
         if self._base_url is not None:
             # The server the user named answers for its handles; the binding
             # check after sign-in confirms the account really uses it.
-            account = await run_flow(self._lookup(allow).resolve(hint), self._egress)
+            account = await _run_flow(self._lookup(allow).resolve(hint), self._egress)
             did, pds = account.did, account.pds_url
         else:
             identity = await self._resolver.resolve(hint)  # refuses a private PDS itself
             did, pds = identity.did, identity.pds_endpoint
         self._egress.check(pds)
-        info = await run_flow(flow.discover_from_pds(pds, allow_private_hosts=allow), self._egress)
+        info = await _run_flow(flow.discover_from_pds(pds, allow_private_hosts=allow), self._egress)
         return info, did, hint
 
     async def _verified_handle(self, session: OAuthSession, pending: PendingAuthorization) -> str:
@@ -144,12 +156,12 @@ class AsyncOAuthLogin:
             return hint.lower()
         lookup = self._lookup(self._private_ok)
         try:
-            doc = await run_flow(lookup.resolve_did(session.did), self._egress)
+            doc = await _run_flow(lookup.resolve_did(session.did), self._egress)
             handle = doc.handle
             if not handle:
                 return "handle.invalid"
             if self._base_url is not None:
-                back = await run_flow(lookup.resolve_handle(handle), self._egress)
+                back = await _run_flow(lookup.resolve_handle(handle), self._egress)
             else:
                 back = await self._resolver.resolve_handle(handle)
         except AtmosphereError:
@@ -184,7 +196,7 @@ class AsyncOAuthLogin:
 
         client = _web_client(redirect_uri, client_id, scope)
         info, did, hint = await self._discover(identifier)
-        return await run_flow(
+        return await _run_flow(
             flow.start_authorization(
                 client, info, nonces=self._oauth.nonces, login_hint=hint, expected_did=did
             ),
@@ -210,7 +222,7 @@ class AsyncOAuthLogin:
         allow = self._private_ok
         if not isinstance(pending, PendingAuthorization):
             pending = PendingAuthorization.from_dict(dict(pending), allow_private_hosts=allow)
-        session = await run_flow(
+        session = await _run_flow(
             flow.finish_authorization(
                 pending, dict(params), nonces=self._oauth.nonces, identity=self._lookup(allow)
             ),
@@ -258,7 +270,7 @@ class AsyncOAuthLogin:
         require_cryptography()
         info, did, hint = await self._discover(identifier)
         with CallbackServer() as callback:
-            pending = await run_flow(
+            pending = await _run_flow(
                 flow.start_authorization(
                     callback.client(scope),
                     info,
@@ -275,6 +287,8 @@ class AsyncOAuthLogin:
             if callable(open_browser):
                 await to_thread(open_browser, pending.url)
             elif open_browser:
+                import webbrowser  # here: it loads subprocess, and only this path needs it
+
                 await to_thread(webbrowser.open, pending.url)
             params = await to_thread(callback.wait, timeout)
         return await self.oauth_finish(params, pending)

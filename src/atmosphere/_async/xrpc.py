@@ -9,7 +9,6 @@ rules of :mod:`atmosphere._retry` allow.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import random as _random
@@ -20,6 +19,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from .._concurrency import async_sleep  # unasync: drop
 from .._jsonlimits import check_density, json_cap
 from .._ratelimit import RateLimitInfo, parse_rate_limit
 from .._retry import NO_RETRY, Failure, RetryDecision, RetryPolicy, classify_failure, decide
@@ -118,7 +118,7 @@ class AsyncXrpcClient:
         auth: httpx.Auth | None = None,
         max_json_bytes: int = DEFAULT_MAX_JSON_BYTES,
         retry: RetryPolicy | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        sleep: Callable[[float], Awaitable[None]] = async_sleep,
         clock: Callable[[], float] = time.time,
         random: Callable[[], float] = _random.random,
         egress: AsyncEgress | None = None,

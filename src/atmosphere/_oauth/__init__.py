@@ -27,45 +27,6 @@ The clients use all of it through ``_async/oauthlogin.py`` (``login_oauth``,
 
 Importing this package does not need ``cryptography``; making or loading a
 DPoP key does, and raises :class:`.errors.OAuthUnavailableError` without it.
+The package itself imports none of its modules: the clients import them on
+the OAuth paths only, so a password-only script never pays for them.
 """
-
-from __future__ import annotations
-
-from .authorization import PendingAuthorization
-from .client_id import DEFAULT_SCOPE, ClientIdentity, loopback_client, loopback_client_id
-from .dpop import NonceStore
-from .errors import (
-    OAuthCallbackError,
-    OAuthError,
-    OAuthGrantError,
-    OAuthIdentityError,
-    OAuthMetadataError,
-    OAuthServerError,
-    OAuthTokenResponseError,
-    OAuthUnavailableError,
-    ScopeMissingError,
-)
-from .keys import DpopKey
-from .session import OAuthSession
-from .tokens import TokenSet
-
-__all__ = [
-    "DEFAULT_SCOPE",
-    "ClientIdentity",
-    "DpopKey",
-    "NonceStore",
-    "OAuthCallbackError",
-    "OAuthError",
-    "OAuthGrantError",
-    "OAuthIdentityError",
-    "OAuthMetadataError",
-    "OAuthServerError",
-    "OAuthSession",
-    "OAuthTokenResponseError",
-    "OAuthUnavailableError",
-    "PendingAuthorization",
-    "ScopeMissingError",
-    "TokenSet",
-    "loopback_client",
-    "loopback_client_id",
-]

@@ -103,7 +103,7 @@ class OAuthSessionHolder:
         """The current session, or :class:`~atmosphere.errors.NotAuthenticatedError`."""
         session = self.session
         if session is None:
-            raise NotAuthenticatedError("not authenticated: log in with OAuth first")
+            raise NotAuthenticatedError("Not authenticated: log in with OAuth first")
         return session
 
     def set(self, session: OAuthSession, *, notify: bool = True) -> None:
@@ -217,7 +217,7 @@ class OAuthAuthBase(httpx.Auth):
             self._holder.clear()
             log.info("shared OAuth session gone or replaced; not refreshing it")
             raise NotAuthenticatedError(
-                "not authenticated: the shared session was logged out or replaced"
+                "Not authenticated: the shared session was logged out or replaced"
             )
         if (shared.access_token, shared.refresh_token) == (ours.access_token, ours.refresh_token):
             return False

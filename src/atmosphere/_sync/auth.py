@@ -9,7 +9,6 @@ shared session's lock around it (see that module for the rules).
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Generator
 
@@ -39,6 +38,8 @@ class SessionAuth(SessionAuthBase):
         refresh_margin: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        import threading  # not at module level: see _concurrency.time.sleep
+
         super().__init__(store, refresh_margin=refresh_margin, clock=clock)
         self._lock = threading.Lock()
 

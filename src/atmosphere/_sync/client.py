@@ -44,7 +44,6 @@ from .._nsid import (
     PUT_RECORD,
     UPLOAD_BLOB,
 )
-from .._oauth.auth import OAuthSessionHolder
 from .._ratelimit import RateLimitInfo
 from .._records import check_records, record_envelope, record_page, write_result
 from .._retry import DEFAULT_RETRY_POLICY, RetryPolicy
@@ -54,6 +53,7 @@ from .._session import (
     SessionLock,
     SessionState,
     SessionStore,
+    SessionTokens,
     is_valid_session_handle,
     is_valid_token,
     pds_from_session,
@@ -95,7 +95,6 @@ from .auth import SessionAuth
 from .blobs import bounded, iter_verified, prepare_source, source_chunks, write_verified
 from .body import body_chunks, closed_after
 from .egress import Egress, make_public_client, policy_for
-from .oauth import OAuthAuth, run_flow
 from .oauthlogin import OAuthLogin
 from .resolver import IdentityResolver
 from .xrpc import DEFAULT_DEADLINE, XrpcClient
@@ -104,7 +103,9 @@ __all__ = ["PAGE_MAX", "CoreClient", "check_limit"]
 
 if TYPE_CHECKING:
     from .._models import Session
+    from .._oauth.auth import OAuthSessionHolder
     from .._oauth.session import OAuthSession
+    from .oauth import OAuthAuth
 
 log = logging.getLogger(__name__)
 
@@ -274,12 +275,11 @@ class CoreClient(OAuthLogin):
         )
         self._store = SessionStore(on_change=on_session_change, lock=session_lock)
         self._session_auth = SessionAuth(self._store)
-        self._oauth = OAuthSessionHolder(
-            on_change=_oauth_notifier(on_session_change),
-            shared_lock=session_lock,
-            allow_private_hosts=self._egress.policy.allow_private_hosts,
-        )
-        self._oauth_auth = OAuthAuth(self._oauth)
+        # The OAuth machinery is built (and imported) on the first OAuth call only.
+        self._on_session_change = on_session_change
+        self._session_lock = session_lock
+        self._oauth_holder: OAuthSessionHolder | None = None
+        self._oauth_auth_shell: OAuthAuth | None = None
         self._xrpc = XrpcClient(
             self._http,
             auth=self._session_auth,
@@ -316,9 +316,36 @@ class CoreClient(OAuthLogin):
 
     # -- session -------------------------------------------------------------
 
+    @property
+    def _oauth(self) -> OAuthSessionHolder:
+        """The OAuth session holder, made on first use."""
+        if self._oauth_holder is None:
+            from .._oauth.auth import OAuthSessionHolder
+
+            self._oauth_holder = OAuthSessionHolder(
+                on_change=_oauth_notifier(self._on_session_change),
+                shared_lock=self._session_lock,
+                allow_private_hosts=self._egress.policy.allow_private_hosts,
+            )
+        return self._oauth_holder
+
+    @property
+    def _oauth_auth(self) -> OAuthAuth:
+        """The DPoP-signing ``httpx.Auth`` for OAuth sessions, made on first use."""
+        if self._oauth_auth_shell is None:
+            from .oauth import OAuthAuth
+
+            self._oauth_auth_shell = OAuthAuth(self._oauth)
+        return self._oauth_auth_shell
+
+    def _oauth_session(self) -> OAuthSession | None:
+        """The OAuth session, or ``None`` (without building the OAuth machinery)."""
+        holder = self._oauth_holder
+        return holder.session if holder is not None else None
+
     def _account(self) -> _Account | None:
         """The signed-in account (password or OAuth session), or ``None``."""
-        oauth = self._oauth.session
+        oauth = self._oauth_session()
         if oauth is not None:
             return _Account(oauth.did, oauth.handle or "handle.invalid", oauth.pds_url)
         state = self._store.state
@@ -328,7 +355,8 @@ class CoreClient(OAuthLogin):
 
     def _use_password_auth(self) -> None:
         """A password session replaces any OAuth session."""
-        self._oauth.clear()
+        if self._oauth_holder is not None:
+            self._oauth_holder.clear()
         self._xrpc.auth = self._session_auth
 
     def _install_oauth(self, session: OAuthSession, *, notify: bool) -> None:
@@ -496,7 +524,8 @@ class CoreClient(OAuthLogin):
             if not is_valid_session_handle(info["handle"]):
                 self._store.clear()
                 raise InvalidResponseError(f"{GET_SESSION}: answer holds no valid handle")
-            updated = current.session.model_copy(update={"handle": info["handle"]})
+            old = current.session
+            updated = SessionTokens(old.did, info["handle"], old.access_jwt, old.refresh_jwt)
             self._store.set(SessionState(session=updated, pds_url=current.pds_url), notify=False)
 
     def _restore_oauth(self, text: str, *, verify: bool) -> None:
@@ -521,16 +550,17 @@ class CoreClient(OAuthLogin):
         The string holds the tokens (and, for OAuth, the DPoP private key):
         store it like a password.
         """
-        oauth = self._oauth.session
+        oauth = self._oauth_session()
         if oauth is not None:
             return oauth.to_json()
         return self._store.require().encode()
 
     def logout(self) -> None:
         """Revoke the session (``deleteSession``, or OAuth revocation) and forget it locally."""
-        oauth = self._oauth.session
+        oauth = self._oauth_session()
         if oauth is not None:
             from .._oauth.flow import revoke_session
+            from .oauth import run_flow
 
             try:
                 run_flow(revoke_session(oauth, nonces=self._oauth.nonces), self._egress)

@@ -31,9 +31,8 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpcore
 import httpx
 
 from .._concurrency import call_inline
@@ -52,6 +51,16 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+if TYPE_CHECKING:
+    import httpcore
+
+    _BackendBase = httpcore.NetworkBackend
+else:
+    # httpcore is imported when the first public-only transport is built, not when
+    # the client is imported (it costs tens of milliseconds of import time); the
+    # pool calls the backend's methods and never checks its class.
+    _BackendBase = object
+
 Resolve = Callable[[str, int], list[str]]
 """Resolve ``(host, port)`` to IP address strings (blocking; run off the event loop)."""
 
@@ -66,7 +75,7 @@ def system_resolve(host: str, port: int) -> list[str]:
     return seen
 
 
-class PublicOnlyBackend(httpcore.NetworkBackend):
+class PublicOnlyBackend(_BackendBase):
     """An httpcore network backend that connects only to public addresses.
 
     Args:
@@ -86,6 +95,8 @@ class PublicOnlyBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
+        import httpcore
+
         try:
             addresses = call_inline(self._resolve, host, port)
         except (OSError, UnicodeError) as exc:
@@ -129,6 +140,8 @@ def public_only_transport(*, resolve: Resolve | None = None, **kwargs: Any) -> h
     ``kwargs`` go to ``httpx.HTTPTransport``; its connection pool's network
     backend is wrapped in :class:`PublicOnlyBackend`.
     """
+    import httpcore
+
     transport = httpx.HTTPTransport(**kwargs)
     pool = transport._pool
     if not isinstance(pool, httpcore.ConnectionPool) or not hasattr(

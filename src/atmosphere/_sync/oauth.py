@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Generator
 from typing import TypeVar
@@ -97,6 +96,8 @@ class OAuthAuth(OAuthAuthBase):
         refresh_margin: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        import threading  # not at module level: see _concurrency.time.sleep
+
         super().__init__(holder, refresh_margin=refresh_margin, clock=clock)
         self._lock = threading.Lock()
 

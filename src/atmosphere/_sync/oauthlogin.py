@@ -19,19 +19,19 @@ from __future__ import annotations
 
 import logging
 import sys
-import webbrowser
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from .._concurrency import call_inline
 from .._oauth.client_id import DEFAULT_SCOPE, ClientIdentity, loopback_client
 from .._syntax import is_valid_did, is_valid_handle
 from ..errors import AtmosphereError, InvalidArgumentError
-from .oauth import run_flow
 
 if TYPE_CHECKING:
+    from collections.abc import Generator
+
     import httpx
 
     from .._oauth.auth import OAuthSessionHolder
@@ -48,6 +48,15 @@ log = logging.getLogger(__name__)
 
 BrowserOpener = Callable[[str], object]
 """Called with the authorization URL (instead of :func:`webbrowser.open`)."""
+
+_T = TypeVar("_T")
+
+
+def _run_flow(flow: Generator[httpx.Request, httpx.Response, _T], egress: Egress) -> _T:
+    """``run_flow``, imported on the first OAuth call (not when the client is imported)."""
+    from .oauth import run_flow
+
+    return run_flow(flow, egress)
 
 
 def _show_url(url: str) -> None:
@@ -80,7 +89,10 @@ class OAuthLogin:
     _egress: Egress
     _base_url: str | None
     _resolver: IdentityResolver
-    _oauth: OAuthSessionHolder
+
+    @property
+    def _oauth(self) -> OAuthSessionHolder:
+        raise NotImplementedError  # the core client makes it on first use
 
     def _install_oauth(self, session: OAuthSession, *, notify: bool) -> None:
         raise NotImplementedError  # the core client installs sessions
@@ -120,7 +132,7 @@ class OAuthLogin:
         identifier = identifier.strip()
         if identifier.startswith(("https://", "http://")):
             self._egress.trust(identifier)  # a server the user names is their choice
-            info = run_flow(
+            info = _run_flow(
                 flow.discover_from_server(identifier, allow_private_hosts=allow), self._egress
             )
             return info, None, None
@@ -130,13 +142,13 @@ class OAuthLogin:
         if self._base_url is not None:
             # The server the user named answers for its handles; the binding
             # check after sign-in confirms the account really uses it.
-            account = run_flow(self._lookup(allow).resolve(hint), self._egress)
+            account = _run_flow(self._lookup(allow).resolve(hint), self._egress)
             did, pds = account.did, account.pds_url
         else:
             identity = self._resolver.resolve(hint)  # refuses a private PDS itself
             did, pds = identity.did, identity.pds_endpoint
         self._egress.check(pds)
-        info = run_flow(flow.discover_from_pds(pds, allow_private_hosts=allow), self._egress)
+        info = _run_flow(flow.discover_from_pds(pds, allow_private_hosts=allow), self._egress)
         return info, did, hint
 
     def _verified_handle(self, session: OAuthSession, pending: PendingAuthorization) -> str:
@@ -146,12 +158,12 @@ class OAuthLogin:
             return hint.lower()
         lookup = self._lookup(self._private_ok)
         try:
-            doc = run_flow(lookup.resolve_did(session.did), self._egress)
+            doc = _run_flow(lookup.resolve_did(session.did), self._egress)
             handle = doc.handle
             if not handle:
                 return "handle.invalid"
             if self._base_url is not None:
-                back = run_flow(lookup.resolve_handle(handle), self._egress)
+                back = _run_flow(lookup.resolve_handle(handle), self._egress)
             else:
                 back = self._resolver.resolve_handle(handle)
         except AtmosphereError:
@@ -186,7 +198,7 @@ class OAuthLogin:
 
         client = _web_client(redirect_uri, client_id, scope)
         info, did, hint = self._discover(identifier)
-        return run_flow(
+        return _run_flow(
             flow.start_authorization(
                 client, info, nonces=self._oauth.nonces, login_hint=hint, expected_did=did
             ),
@@ -212,7 +224,7 @@ class OAuthLogin:
         allow = self._private_ok
         if not isinstance(pending, PendingAuthorization):
             pending = PendingAuthorization.from_dict(dict(pending), allow_private_hosts=allow)
-        session = run_flow(
+        session = _run_flow(
             flow.finish_authorization(
                 pending, dict(params), nonces=self._oauth.nonces, identity=self._lookup(allow)
             ),
@@ -260,7 +272,7 @@ class OAuthLogin:
         require_cryptography()
         info, did, hint = self._discover(identifier)
         with CallbackServer() as callback:
-            pending = run_flow(
+            pending = _run_flow(
                 flow.start_authorization(
                     callback.client(scope),
                     info,
@@ -277,6 +289,8 @@ class OAuthLogin:
             if callable(open_browser):
                 call_inline(open_browser, pending.url)
             elif open_browser:
+                import webbrowser  # here: it loads subprocess, and only this path needs it
+
                 call_inline(webbrowser.open, pending.url)
             params = call_inline(callback.wait, timeout)
         return self.oauth_finish(params, pending)

@@ -36,6 +36,7 @@ from atmosphere._blobsource import (
     check_uploaded_blob,
     open_blob_source,
 )
+from atmosphere._blobverify import VerifiedWriter
 from atmosphere._cid import cid_of_file
 from atmosphere._defaults import DEFAULT_TIMEOUT
 from atmosphere._retry import RetryPolicy
@@ -428,6 +429,42 @@ def test_write_verified_failure_leaves_nothing(
             flavour.blobs.write_verified(flavour.stream(chunks()), compute_cid(data), path)
     assert sorted(os.listdir(tmp_path)) == ["existing.bin"]  # no target, no temp file
     assert existing.read_bytes() == b"keep me"
+
+
+def test_verified_writer_flushes_as_it_goes_and_reports_in_order(tmp_path: Path) -> None:
+    data = data_of(100_000)
+    seen, progress = recorder()
+    path = tmp_path / "out.bin"
+    with (
+        path.open("wb") as out,
+        VerifiedWriter(out, compute_cid(data), len(data), progress, sync_every=10_000) as writer,
+    ):
+        for i in range(0, len(data), 4096):
+            if writer.full():
+                writer.wait()
+            writer.feed(data[i : i + 4096])
+        assert writer.finish() == len(data)
+    assert path.read_bytes() == data
+    assert_monotonic_to(seen, len(data))
+
+
+def test_verified_writer_raises_a_failed_write(tmp_path: Path) -> None:
+    class Full(io.BytesIO):
+        def write(self, chunk: Any) -> int:
+            if self.tell() >= 8192:
+                raise OSError(28, "No space left on device")
+            return super().write(chunk)
+
+    data = data_of(50_000)
+
+    def write_all() -> None:
+        with VerifiedWriter(Full(), compute_cid(data), None, None) as writer:
+            for i in range(0, len(data), 4096):
+                writer.feed(data[i : i + 4096])
+            writer.finish()
+
+    with pytest.raises(OSError, match="No space"):
+        write_all()
 
 
 def test_write_verified_into_a_missing_directory(flavour: Flavour, tmp_path: Path) -> None:

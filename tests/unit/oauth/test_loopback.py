@@ -69,27 +69,29 @@ def test_without_the_extra_import_works_and_oauth_names_it() -> None:
         import sys
         sys.modules["cryptography"] = None  # as if the 'oauth' extra were not installed
         import atmosphere
-        import atmosphere._oauth as oauth
-        from atmosphere.errors import AtmosphereError
+        from atmosphere.errors import AtmosphereError, OAuthUnavailableError
+        from atmosphere._oauth.client_id import loopback_client
+        from atmosphere._oauth.dpop import NonceStore
+        from atmosphere._oauth.keys import DpopKey
         import httpx
         from atmosphere._oauth import flow
         from atmosphere._oauth.drive import run_sync
         from atmosphere._oauth.identity import SimpleIdentityLookup
         try:
-            oauth.DpopKey.generate()
-        except oauth.OAuthUnavailableError as exc:
+            DpopKey.generate()
+        except OAuthUnavailableError as exc:
             assert isinstance(exc, AtmosphereError) and isinstance(exc, ImportError)
             print(exc)
         sent = []
         transport = httpx.MockTransport(lambda r: sent.append(r) or httpx.Response(500))
         start = flow.start_from_identifier(
-            "alice.example", oauth.loopback_client(5000),
+            "alice.example", loopback_client(5000),
             identity=SimpleIdentityLookup(handle_service="https://pds.example"),
-            nonces=oauth.NonceStore(),
+            nonces=NonceStore(),
         )
         try:
             run_sync(start, httpx.Client(transport=transport))
-        except oauth.OAuthUnavailableError:
+        except OAuthUnavailableError:
             print("flow refused before sending", len(sent))
         """
     )

@@ -44,6 +44,7 @@ __all__ = [
     "check_origin",
     "check_peer",
     "check_url",
+    "check_user_url",
     "is_public_address",
     "origin_of",
 ]
@@ -224,3 +225,30 @@ def check_peer(address: str, policy: EgressPolicy) -> None:
             f"the target resolved to {address}, not a public address"
             " (private hosts are not allowed)"
         )
+
+
+_USER_CHOICE = EgressPolicy(allow_private_hosts=True)
+
+
+def check_user_url(name: str, url: object) -> str:
+    """A URL the user named (``base_url``, ``plc_url``, ``service_url``), once usable.
+
+    Any http(s) host and port is the user's choice; what is refused is what
+    no request could be sent to (``http://256.1.1.1``, ``http://0177.0.0.1``,
+    spaces, userinfo), with :class:`~atmosphere.errors.InvalidArgumentError`
+    rather than an ``httpx.InvalidURL`` at the first request.
+    """
+    from .errors import InvalidArgumentError
+
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        raise InvalidArgumentError(f"{name} must be an http(s) URL")
+    import httpx  # the clients load it anyway; this module stays importable without
+
+    try:
+        check_url(url, _USER_CHOICE)
+        httpx.URL(url)
+    except UnsafeTargetError as exc:
+        raise InvalidArgumentError(f"{name} is not a usable URL: {exc}") from None
+    except httpx.InvalidURL as exc:
+        raise InvalidArgumentError(f"{name} is not a usable URL ({exc})") from None
+    return url

@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from ._types import Record, StrongRef
+from .errors import RecordMismatchError
 
-__all__ = ["record_envelope", "record_page", "write_result"]
+__all__ = ["check_records", "record_envelope", "record_page", "write_result"]
 
 
 def write_result(data: Any) -> StrongRef | None:
@@ -67,3 +68,29 @@ def record_page(data: Any) -> tuple[list[Record], str | None] | None:
             return None
         append(envelope)
     return envelopes, cursor
+
+
+def check_records(
+    records: list[Record], repo: str, collection: str, rkey: str | None = None
+) -> list[Record]:
+    """``records`` themselves, once each one is what was asked for.
+
+    Each record's URI must be ``at://<repo>/<collection>/<rkey>`` (the repo DID
+    and collection of the request; the exact ``rkey`` when one was asked for,
+    else any single non-empty key), and its value's ``$type``, when present,
+    must be the collection. Anything else is a :class:`RecordMismatchError`:
+    a server answering for another account or collection is not data.
+    """
+    prefix = f"at://{repo}/{collection}/"
+    for record in records:
+        uri = record["uri"]
+        key = uri[len(prefix) :] if uri.startswith(prefix) else ""
+        if not key or "/" in key or (rkey is not None and key != rkey):
+            wanted = prefix + (rkey or "*")
+            raise RecordMismatchError(f"the server answered {uri[:300]!r} for {wanted!r}")
+        kind = record["value"].get("$type", collection)
+        if kind != collection:
+            raise RecordMismatchError(
+                f"the record at {uri[:300]!r} has $type {str(kind)[:100]!r}, not {collection!r}"
+            )
+    return records

@@ -26,6 +26,7 @@ The hierarchy::
     │   ├── ResponseTooLargeError
     │   └── UnsafeTargetError                 a target from identity data is not a public https host
     ├── InvalidResponseError                  the server answered, but not as XRPC says
+    │   └── RecordMismatchError               a record that is not the one asked for
     ├── OAuthError                            an OAuth step failed
     │   ├── OAuthUnavailableError (ImportError)   the ``oauth`` extra is not installed
     │   ├── OAuthMetadataError                server metadata breaks the atproto profile
@@ -90,6 +91,7 @@ __all__ = [
     "PartialWriteError",
     "PayloadTooLargeError",
     "RateLimitError",
+    "RecordMismatchError",
     "RecordNotFoundError",
     "ResolutionError",
     "ResponseTooLargeError",
@@ -245,6 +247,11 @@ class UnsafeTargetError(TransportError):
 
 class InvalidResponseError(AtmosphereError):
     """A 2xx answer whose body is not what the XRPC method promises."""
+
+
+class RecordMismatchError(InvalidResponseError):
+    """A record read back is not the one asked for: its URI names another repo,
+    collection or record key, or its ``$type`` another collection."""
 
 
 class XrpcError(AtmosphereError):

@@ -23,6 +23,7 @@ from .._syntax import is_valid_did, validate_did, validate_handle
 from ..errors import HandleResolutionError, InvalidArgumentError
 from .client import AsyncCoreClient
 from .resolver import AsyncIdentityResolver
+from .xrpc import DEFAULT_DEADLINE
 
 __all__ = ["DEFAULT_NAMESPACE", "AsyncAtdataFace", "AsyncAtmosphereClient"]
 
@@ -59,6 +60,7 @@ class AsyncAtdataFace(AsyncCoreClient):
         namespace: str | LexiconLayout | None = None,
         retry: RetryPolicy | None = None,
         allow_private_hosts: bool | None = None,
+        deadline: float | None = DEFAULT_DEADLINE,
     ) -> None:
         self.layout = layout_for(
             self.DEFAULT_LAYOUT if namespace is None else namespace, self.DEFAULT_LAYOUT
@@ -76,6 +78,7 @@ class AsyncAtdataFace(AsyncCoreClient):
             session_lock=session_lock,
             retry=retry,
             allow_private_hosts=allow_private_hosts,
+            deadline=deadline,
         )
 
     def _ensure_authenticated(self) -> None:
@@ -158,7 +161,7 @@ class AsyncAtmosphereClient(AsyncAtdataFace):
     Args:
         base_url: as for :class:`~atmosphere._async.client.AsyncCoreClient`, like
             ``plc_url``, ``resolver``, ``timeout``, ``on_session_change``,
-            ``session_lock``, ``retry`` and ``allow_private_hosts``.
+            ``session_lock``, ``retry``, ``allow_private_hosts`` and ``deadline``.
         namespace: the atdata lexicon namespace for ``list_schemas`` & co
             (see :class:`AsyncAtdataFace`).
 
@@ -182,6 +185,7 @@ class AsyncAtmosphereClient(AsyncAtdataFace):
         namespace: str | LexiconLayout = DEFAULT_NAMESPACE,
         retry: RetryPolicy | None = None,
         allow_private_hosts: bool | None = None,
+        deadline: float | None = DEFAULT_DEADLINE,
     ) -> None:
         super().__init__(
             base_url,
@@ -194,4 +198,5 @@ class AsyncAtmosphereClient(AsyncAtdataFace):
             namespace=namespace,
             retry=retry,
             allow_private_hosts=allow_private_hosts,
+            deadline=deadline,
         )

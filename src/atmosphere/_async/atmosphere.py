@@ -29,6 +29,7 @@ from ..errors import (
 from .atdata import AsyncAtdataFace
 from .client import check_limit
 from .resolver import AsyncIdentityResolver
+from .xrpc import DEFAULT_DEADLINE
 
 __all__ = ["AsyncAtmosphere"]
 
@@ -100,6 +101,7 @@ class AsyncAtmosphere(AsyncAtdataFace):
         namespace: str | LexiconLayout = SCIENCE_ALT.namespace,
         retry: RetryPolicy | None = None,
         allow_private_hosts: bool | None = None,
+        deadline: float | None = DEFAULT_DEADLINE,
     ) -> None:
         self._appview_url: str | None = None
         self._appview_did: str | None = None
@@ -116,6 +118,7 @@ class AsyncAtmosphere(AsyncAtdataFace):
             namespace=namespace,
             retry=retry,
             allow_private_hosts=allow_private_hosts,
+            deadline=deadline,
         )
         if self._appview_url is not None:
             # The AppView is a URL the user named: their choice, like base_url.

@@ -13,8 +13,10 @@ from collections.abc import AsyncIterable, AsyncIterator
 from .._blobsource import BlobSource, ProgressCallback
 from .._blobverify import VerifiedWriter, Verifier, atomic_file
 from .._concurrency import to_thread
+from .._wire import wrap_transport_errors
+from ..errors import ResponseTooLargeError
 
-__all__ = ["iter_verified", "prepare_source", "source_chunks", "write_verified"]
+__all__ = ["bounded", "iter_verified", "prepare_source", "source_chunks", "write_verified"]
 
 
 async def prepare_source(source: BlobSource, max_size: int | None) -> BlobSource:
@@ -32,6 +34,21 @@ async def source_chunks(
         if chunk is None:
             return
         yield chunk
+
+
+async def bounded(chunks: AsyncIterable[bytes], limit: int, what: str) -> AsyncIterator[bytes]:
+    """Yield ``chunks`` unchanged until more than ``limit`` bytes came: then raise
+    :class:`~atmosphere.errors.ResponseTooLargeError` at once (nothing more is read).
+
+    httpx failures while reading become :class:`~atmosphere.errors.TransportError`.
+    """
+    total = 0
+    with wrap_transport_errors(what):
+        async for chunk in chunks:
+            total += len(chunk)
+            if total > limit:
+                raise ResponseTooLargeError(f"{what}: the answer is over {limit} bytes")
+            yield chunk
 
 
 async def iter_verified(

@@ -80,7 +80,9 @@ async def read_capped(
     """
     if not response.is_stream_consumed:
         declared = response.headers.get("content-length", "")
-        if not truncate and declared.isdigit() and int(declared) > cap:
+        # isascii: str.isdigit() also accepts "²", which int() refuses.
+        known = declared.isascii() and declared.isdigit()
+        if not truncate and known and (len(declared) > 18 or int(declared) > cap):
             await response.aclose()
             raise ResponseTooLargeError(f"response of {declared} bytes exceeds {cap}")
         chunks: list[bytes] = []

@@ -25,6 +25,7 @@ from .._syntax import is_valid_did, validate_did, validate_handle
 from ..errors import HandleResolutionError, InvalidArgumentError
 from .client import CoreClient
 from .resolver import IdentityResolver
+from .xrpc import DEFAULT_DEADLINE
 
 __all__ = ["DEFAULT_NAMESPACE", "AtdataFace", "AtmosphereClient"]
 
@@ -61,6 +62,7 @@ class AtdataFace(CoreClient):
         namespace: str | LexiconLayout | None = None,
         retry: RetryPolicy | None = None,
         allow_private_hosts: bool | None = None,
+        deadline: float | None = DEFAULT_DEADLINE,
     ) -> None:
         self.layout = layout_for(
             self.DEFAULT_LAYOUT if namespace is None else namespace, self.DEFAULT_LAYOUT
@@ -78,6 +80,7 @@ class AtdataFace(CoreClient):
             session_lock=session_lock,
             retry=retry,
             allow_private_hosts=allow_private_hosts,
+            deadline=deadline,
         )
 
     def _ensure_authenticated(self) -> None:
@@ -158,7 +161,7 @@ class AtmosphereClient(AtdataFace):
     Args:
         base_url: as for :class:`~atmosphere._async.client.CoreClient`, like
             ``plc_url``, ``resolver``, ``timeout``, ``on_session_change``,
-            ``session_lock``, ``retry`` and ``allow_private_hosts``.
+            ``session_lock``, ``retry``, ``allow_private_hosts`` and ``deadline``.
         namespace: the atdata lexicon namespace for ``list_schemas`` & co
             (see :class:`AtdataFace`).
 
@@ -182,6 +185,7 @@ class AtmosphereClient(AtdataFace):
         namespace: str | LexiconLayout = DEFAULT_NAMESPACE,
         retry: RetryPolicy | None = None,
         allow_private_hosts: bool | None = None,
+        deadline: float | None = DEFAULT_DEADLINE,
     ) -> None:
         super().__init__(
             base_url,
@@ -194,4 +198,5 @@ class AtmosphereClient(AtdataFace):
             namespace=namespace,
             retry=retry,
             allow_private_hosts=allow_private_hosts,
+            deadline=deadline,
         )

@@ -31,6 +31,7 @@ from ..errors import (
 from .atdata import AtdataFace
 from .client import check_limit
 from .resolver import IdentityResolver
+from .xrpc import DEFAULT_DEADLINE
 
 __all__ = ["Atmosphere"]
 
@@ -102,6 +103,7 @@ class Atmosphere(AtdataFace):
         namespace: str | LexiconLayout = SCIENCE_ALT.namespace,
         retry: RetryPolicy | None = None,
         allow_private_hosts: bool | None = None,
+        deadline: float | None = DEFAULT_DEADLINE,
     ) -> None:
         self._appview_url: str | None = None
         self._appview_did: str | None = None
@@ -118,6 +120,7 @@ class Atmosphere(AtdataFace):
             namespace=namespace,
             retry=retry,
             allow_private_hosts=allow_private_hosts,
+            deadline=deadline,
         )
         if self._appview_url is not None:
             # The AppView is a URL the user named: their choice, like base_url.

@@ -15,8 +15,10 @@ from collections.abc import Iterable, Iterator
 from .._blobsource import BlobSource, ProgressCallback
 from .._blobverify import VerifiedWriter, Verifier, atomic_file
 from .._concurrency import call_inline
+from .._wire import wrap_transport_errors
+from ..errors import ResponseTooLargeError
 
-__all__ = ["iter_verified", "prepare_source", "source_chunks", "write_verified"]
+__all__ = ["bounded", "iter_verified", "prepare_source", "source_chunks", "write_verified"]
 
 
 def prepare_source(source: BlobSource, max_size: int | None) -> BlobSource:
@@ -32,6 +34,21 @@ def source_chunks(source: BlobSource, progress: ProgressCallback | None = None) 
         if chunk is None:
             return
         yield chunk
+
+
+def bounded(chunks: Iterable[bytes], limit: int, what: str) -> Iterator[bytes]:
+    """Yield ``chunks`` unchanged until more than ``limit`` bytes came: then raise
+    :class:`~atmosphere.errors.ResponseTooLargeError` at once (nothing more is read).
+
+    httpx failures while reading become :class:`~atmosphere.errors.TransportError`.
+    """
+    total = 0
+    with wrap_transport_errors(what):
+        for chunk in chunks:
+            total += len(chunk)
+            if total > limit:
+                raise ResponseTooLargeError(f"{what}: the answer is over {limit} bytes")
+            yield chunk
 
 
 def iter_verified(

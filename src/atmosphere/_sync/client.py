@@ -30,6 +30,7 @@ from .._blobsource import (
 from .._calls import call_headers, check_params
 from .._cid import parse_cid
 from .._defaults import DEFAULT_PLC_URL, DEFAULT_TIMEOUT, USER_AGENT
+from .._egress import check_user_url
 from .._nsid import (
     CREATE_RECORD,
     CREATE_SESSION,
@@ -44,7 +45,7 @@ from .._nsid import (
     UPLOAD_BLOB,
 )
 from .._ratelimit import RateLimitInfo
-from .._records import record_envelope, record_page, write_result
+from .._records import check_records, record_envelope, record_page, write_result
 from .._retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from .._session import (
     NOT_AUTHENTICATED,
@@ -91,12 +92,12 @@ from ..errors import (
     XrpcError,
 )
 from .auth import SessionAuth
-from .blobs import iter_verified, prepare_source, source_chunks, write_verified
+from .blobs import bounded, iter_verified, prepare_source, source_chunks, write_verified
 from .body import body_chunks, closed_after
 from .egress import Egress, make_public_client, policy_for
 from .oauthlogin import OAuthLogin
 from .resolver import IdentityResolver
-from .xrpc import XrpcClient
+from .xrpc import DEFAULT_DEADLINE, XrpcClient
 
 __all__ = ["PAGE_MAX", "CoreClient", "check_limit"]
 
@@ -112,6 +113,15 @@ _Client = TypeVar("_Client", bound="CoreClient")
 
 PAGE_MAX = 100
 """The most records one ``listRecords`` page may ask for."""
+
+DEFAULT_MAX_BLOB_SIZE = 1024**3
+"""The largest blob streamed (``iter_blob``, ``download_blob``) unless the
+caller passes ``max_size``; the blob's PDS's advertised ``blobUploadLimit``
+lowers it."""
+
+DEFAULT_MAX_BLOB_MEMORY = 256 * 1024**2
+"""The largest blob :meth:`CoreClient.get_blob` holds in memory unless the
+caller passes ``max_size`` (stream larger ones with ``download_blob``)."""
 
 
 def check_limit(limit: int, *, upper: int | None = PAGE_MAX) -> int:
@@ -129,6 +139,14 @@ def _check_new_cursor(cursor: str, seen: set[str]) -> None:
     if cursor in seen:
         raise InvalidResponseError(f"{LIST_RECORDS}: the server repeated cursor {cursor[:64]!r}")
     seen.add(cursor)
+
+
+def _check_deadline(deadline: Any) -> float | None:
+    if deadline is None:
+        return None
+    if isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or not deadline > 0:
+        raise InvalidArgumentError(f"deadline must be a positive number or None, got {deadline!r}")
+    return float(deadline)
 
 
 def _check_timeout(timeout: Any) -> float | None:
@@ -202,6 +220,11 @@ class CoreClient(OAuthLogin):
             default port, checked on the address actually connected to.
             ``base_url``, ``plc_url`` and a ``service_url`` you pass are your
             choice and are never checked.
+        deadline: seconds one JSON call (everything but blob transfers and
+            streamed answers) may take from sending to the last byte of its
+            answer, per attempt (60 by default; ``None`` for none). A server
+            that drips its answer within the per-step ``timeout`` is cut off
+            here with ``NetworkTimeoutError``.
 
     Examples:
         >>> client = AtmosphereClient()
@@ -222,11 +245,10 @@ class CoreClient(OAuthLogin):
         session_lock: SessionLock | None = None,
         retry: RetryPolicy | None = None,
         allow_private_hosts: bool | None = None,
+        deadline: float | None = DEFAULT_DEADLINE,
     ) -> None:
-        if base_url is not None and not (
-            isinstance(base_url, str) and base_url.startswith(("https://", "http://"))
-        ):
-            raise InvalidArgumentError("base_url must be an http(s) URL or None")
+        if base_url is not None:
+            check_user_url("base_url", base_url)
         self._base_url = base_url.rstrip("/") if base_url else None
         self._owns_http = _client is None
         http_timeout = timeout if timeout is not None else DEFAULT_TIMEOUT
@@ -263,6 +285,7 @@ class CoreClient(OAuthLogin):
             auth=self._session_auth,
             retry=retry if retry is not None else DEFAULT_RETRY_POLICY,
             egress=self._egress,
+            deadline=_check_deadline(deadline),
         )
 
     # -- lifecycle -----------------------------------------------------------
@@ -573,8 +596,7 @@ class CoreClient(OAuthLogin):
                     )
                 return self._base_url, False
             return state.pds_url, True if auth is None else auth
-        if not (isinstance(service_url, str) and service_url.startswith(("https://", "http://"))):
-            raise InvalidArgumentError(f"service_url must be an http(s) URL, got {service_url!r}")
+        check_user_url("service_url", service_url)
         base = service_url.rstrip("/")
         self._egress.trust(base)  # a URL the caller names is the caller's choice
         if auth:
@@ -1011,6 +1033,8 @@ class CoreClient(OAuthLogin):
         envelope = record_envelope(answer)
         if envelope is None:
             raise InvalidResponseError("com.atproto.repo.getRecord: answer has no record value")
+        assert parsed.collection is not None  # _record_uri checked both
+        check_records([envelope], repo, parsed.collection, parsed.rkey)
         return envelope
 
     def _page(
@@ -1031,6 +1055,7 @@ class CoreClient(OAuthLogin):
         if page is None:
             raise InvalidResponseError("com.atproto.repo.listRecords: malformed page")
         records, cursor = page
+        check_records(records, target, collection)
         next_cursor = cursor if cursor and len(records) >= limit else None
         return RecordPage(records, next_cursor)
 
@@ -1220,10 +1245,35 @@ class CoreClient(OAuthLogin):
         query = httpx.QueryParams(encode_params({"did": did, "cid": cid}))
         return f"{xrpc_url(base, GET_BLOB)}?{query}"
 
+    def _blob_bound(self, base: str, max_size: int | None) -> int:
+        """The most bytes a blob from ``base`` may have: the caller's ``max_size``,
+        the PDS's advertised upload limit (no larger blob can be stored there),
+        else :data:`DEFAULT_MAX_BLOB_SIZE`; the smallest that is known."""
+        bounds = [DEFAULT_MAX_BLOB_SIZE] if max_size is None else [max_size]
+        server = self._blob_upload_limit(base)
+        if server is not None:
+            bounds.append(server)
+        return min(bounds)
+
     @contextmanager
-    def _blob_response(self, did: str, cid: str) -> Iterator[httpx.Response]:
+    def _blob_response(
+        self,
+        did: str,
+        cid: str,
+        max_size: int | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+    ) -> Iterator[tuple[Iterator[bytes], int | None]]:
+        """The open ``getBlob`` answer, its body's chunks (bounded) and its declared size.
+
+        The body is refused before it is read when it was encoded although
+        ``identity`` was asked for, or declares more bytes than the bound; the
+        chunks stop with ``ResponseTooLargeError`` as soon as they pass it.
+        """
         parse_cid(cid)
+        if max_size is not None:
+            check_limit(max_size, upper=None)
         base = self._blob_base(did)
+        bound = self._blob_bound(base, max_size)
         nsid = GET_BLOB
         request = self._http.build_request(
             "GET",
@@ -1235,14 +1285,31 @@ class CoreClient(OAuthLogin):
         )
         response = self._xrpc.send(request, nsid, auth=False, stream=True)
         try:
-            yield response
+            encoding = response.headers.get("content-encoding", "identity").strip().lower()
+            if encoding not in ("", "identity"):
+                raise InvalidResponseError(
+                    f"{nsid}: the answer is {encoding[:40]!r}-encoded; identity was asked for"
+                )
+            total = self._declared_size(response)
+            if total is not None and total > bound:
+                raise ResponseTooLargeError(
+                    f"{nsid}: the answer declares {total} bytes, over {bound}"
+                )
+            limit = bound if total is None else total
+            with (
+                body_chunks(response, chunk_size) as raw,
+                closed_after(bounded(raw, limit, nsid)) as chunks,
+            ):
+                yield chunks, total
         finally:
             response.close()
 
     @staticmethod
     def _declared_size(response: httpx.Response) -> int | None:
-        declared = response.headers.get("content-length", "")
-        return int(declared) if declared.isdigit() else None
+        declared = response.headers.get("content-length", "").strip()
+        if not (declared.isascii() and declared.isdigit()):  # "²".isdigit() is true
+            return None
+        return int(declared) if len(declared) < 19 else 10**19  # over any bound
 
     def iter_blob(
         self,
@@ -1251,6 +1318,7 @@ class CoreClient(OAuthLogin):
         *,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         progress: ProgressCallback | None = None,
+        max_size: int | None = None,
     ) -> Iterator[bytes]:
         """Stream a blob in chunks of up to ``chunk_size`` bytes, verified against its CID.
 
@@ -1262,17 +1330,21 @@ class CoreClient(OAuthLogin):
         nothing derived from them before that. ``progress(done, total)``
         counts bytes received (``total`` from ``Content-Length``, else ``None``).
         The request is sent on the first ``next()``.
+
+        The download is bounded: by ``max_size`` (bytes) when given, by the
+        PDS's advertised ``blobUploadLimit``, else by ``DEFAULT_MAX_BLOB_SIZE``
+        (1 GiB), and by the declared ``Content-Length``; past the smallest,
+        :class:`ResponseTooLargeError` is raised at once. An answer in a
+        content encoding that was not asked for (gzip …) is refused
+        (:class:`InvalidResponseError`) before it is read.
         """
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size <= 0:
             raise InvalidArgumentError(f"chunk_size must be a positive int, got {chunk_size!r}")
-        with self._blob_response(did, cid) as response:
-            total = self._declared_size(response)
-            with wrap_transport_errors(GET_BLOB):
-                with body_chunks(response, chunk_size) as body:
-                    verified = iter_verified(body, cid, total=total, progress=progress)
-                    with closed_after(verified) as chunks:
-                        for chunk in chunks:
-                            yield chunk
+        with self._blob_response(did, cid, max_size, chunk_size) as (chunks, total):
+            verified = iter_verified(chunks, cid, total=total, progress=progress)
+            with closed_after(verified) as out:
+                for chunk in out:
+                    yield chunk
 
     def download_blob(
         self,
@@ -1281,14 +1353,17 @@ class CoreClient(OAuthLogin):
         path: str | os.PathLike[str],
         *,
         progress: ProgressCallback | None = None,
+        max_size: int | None = None,
     ) -> int:
-        """Download a blob to ``path``, verified, with bounded memory.
+        """Download a blob to ``path``, verified, with bounded memory and size.
 
         The bytes go to a temporary file in the same directory, are checked
         against ``cid``, then renamed into place atomically (replacing any
         file at ``path``). A failed or tampered download leaves no file
         behind, and an existing file at ``path`` untouched. Returns the size
-        in bytes. ``progress(done, total)`` counts bytes received.
+        in bytes. ``progress(done, total)`` counts bytes received. The size
+        is bounded as for :meth:`iter_blob` (``max_size`` …): the temporary
+        file never grows past the bound.
 
         Raises:
             IntegrityError: the bytes do not hash to ``cid``.
@@ -1297,23 +1372,23 @@ class CoreClient(OAuthLogin):
         target = os.fspath(path)
         if os.path.isdir(target):
             raise InvalidArgumentError(f"{target!r} is a directory")
-        with (
-            self._blob_response(did, cid) as response,
-            body_chunks(response, DEFAULT_CHUNK_SIZE) as body,
-        ):
-            total = self._declared_size(response)
-            with wrap_transport_errors(GET_BLOB):
-                return write_verified(body, cid, target, total=total, progress=progress)
+        with self._blob_response(did, cid, max_size) as (chunks, total):
+            return write_verified(chunks, cid, target, total=total, progress=progress)
 
-    def get_blob(self, did: str, cid: str) -> bytes:
+    def get_blob(self, did: str, cid: str, *, max_size: int | None = None) -> bytes:
         """Download a blob from the PDS named in the DID's document, verified against its CID.
+
+        Bounded as :meth:`iter_blob` is, but by default to 256 MiB
+        (``DEFAULT_MAX_BLOB_MEMORY``; ``max_size`` in bytes sets another
+        bound): memory never holds more than the bound.
 
         Raises:
             IntegrityError: the bytes do not hash to ``cid``.
             BlobNotFoundError: the PDS has no such (referenced) blob.
         """
         buffer = io.BytesIO()  # grows in place: no second copy when done
-        with closed_after(self.iter_blob(did, cid)) as chunks:
+        bound = DEFAULT_MAX_BLOB_MEMORY if max_size is None else max_size
+        with closed_after(self.iter_blob(did, cid, max_size=bound)) as chunks:
             for chunk in chunks:
                 buffer.write(chunk)
         return buffer.getvalue()

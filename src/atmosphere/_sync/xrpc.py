@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from .._jsonlimits import check_density, json_cap
 from .._ratelimit import RateLimitInfo, parse_rate_limit
 from .._retry import NO_RETRY, Failure, RetryDecision, RetryPolicy, classify_failure, decide
 from .._wire import (
@@ -38,6 +39,7 @@ from ..errors import (
     AuthenticationError,
     ExpiredTokenError,
     InvalidResponseError,
+    NetworkTimeoutError,
     ResponseTooLargeError,
     TransportError,
     XrpcError,
@@ -53,12 +55,28 @@ Content = bytes | Iterable[bytes] | Callable[[], Iterable[bytes]]
 """A raw procedure body: bytes, a one-shot iterable of chunks, or a factory of
 fresh iterables (resendable); see :meth:`XrpcClient.procedure`."""
 
-DEFAULT_MAX_JSON_BYTES = 32 * 1024 * 1024
+DEFAULT_MAX_JSON_BYTES = 16 * 1024 * 1024
+"""The most JSON accepted from a listing or an unknown method (others: see
+:mod:`atmosphere._jsonlimits`)."""
 
 
-def _as_is(response: httpx.Response) -> httpx.Response:
+DEFAULT_DEADLINE = 60.0
+"""Seconds one JSON exchange (sending the request, reading the whole answer) may take."""
+
+
+def _as_is(response: httpx.Response, end: float | None) -> httpx.Response:
     """A ``finish`` step that hands the open response back to the caller."""
     return response
+
+
+def _clamp_timeouts(request: httpx.Request, end: float) -> None:
+    """Make every step timeout of ``request`` end by ``end`` (monotonic seconds) at the latest."""
+    remaining = max(end - time.monotonic(), 0.001)
+    steps = {"connect": None, "read": None, "write": None, "pool": None}
+    steps.update(request.extensions.get("timeout") or {})
+    request.extensions["timeout"] = {
+        step: remaining if value is None else min(value, remaining) for step, value in steps.items()
+    }
 
 
 T = TypeVar("T")
@@ -74,12 +92,21 @@ class XrpcClient:
     Args:
         http: the ``httpx.Client`` to send through (not closed by this object).
         auth: the auth flow used for calls with ``auth=True``.
-        max_json_bytes: the largest JSON body accepted from a server.
+        max_json_bytes: the largest JSON body accepted from a server (for
+            listings and methods this library does not know; the methods it
+            calls that answer one object get smaller caps, and a large body
+            made of little but JSON values is refused before it is parsed:
+            see :mod:`atmosphere._jsonlimits`).
         retry: the retry policy; ``None`` sends every call once
             (``AtmosphereClient`` passes its own policy, retrying by default).
         sleep: waits between attempts (injectable for tests).
         clock: unix-time source, compared with rate-limit reset times.
         random: source of jitter in ``[0, 1)``.
+        deadline: seconds each JSON exchange (a query, a procedure with a JSON
+            body) may take in all, from sending to the last byte of the
+            answer; ``None`` for none. Each attempt gets its own deadline
+            (retries follow ``retry``). Raw bodies (blob uploads) and streamed
+            answers (blobs, ``send``) keep only the per-step timeouts.
         egress: routes each request and refuses targets from identity data
             that are not public (``None``: every request goes through ``http``
             unchecked, for callers that only talk to URLs the user named).
@@ -96,9 +123,13 @@ class XrpcClient:
         clock: Callable[[], float] = time.time,
         random: Callable[[], float] = _random.random,
         egress: Egress | None = None,
+        deadline: float | None = DEFAULT_DEADLINE,
     ) -> None:
+        if deadline is not None and not deadline > 0:
+            raise ValueError("deadline must be a positive number of seconds or None")
         self.http = http
         self.egress = egress
+        self.deadline = deadline
         self.auth = auth
         self.max_json_bytes = max_json_bytes
         self.retry = retry if retry is not None else NO_RETRY
@@ -130,7 +161,13 @@ class XrpcClient:
             return self.http.build_request("GET", target, headers=hdrs)
 
         return self._retrying(
-            build, nsid, self._json_of(nsid), auth=auth, idempotent=True, replayable=True
+            build,
+            nsid,
+            self._json_of(nsid),
+            auth=auth,
+            idempotent=True,
+            replayable=True,
+            deadline=self.deadline,
         )
 
     def procedure(
@@ -213,6 +250,7 @@ class XrpcClient:
             replayable=replayable,
             body_size=body_size,
             resend_after_refresh=factory is not None,
+            deadline=self.deadline if content is None else None,
         )
 
     def send(
@@ -252,7 +290,7 @@ class XrpcClient:
         self,
         build: Callable[[], httpx.Request],
         nsid: str,
-        finish: Callable[[httpx.Response], T],
+        finish: Callable[[httpx.Response, float | None], T],
         *,
         auth: bool,
         idempotent: bool,
@@ -260,16 +298,28 @@ class XrpcClient:
         body_size: int | None = None,
         stream: bool = True,
         resend_after_refresh: bool = False,
+        deadline: float | None = None,
     ) -> T:
-        """Build, send and finish a request, resending it while the policy allows."""
+        """Build, send and finish a request, resending it while the policy allows.
+
+        With ``deadline``, each attempt must be done (answer read) within that
+        many seconds: its step timeouts are clamped to what is left, and the
+        body is read only until then (``NetworkTimeoutError``).
+        """
         attempt = 1
         while True:
-            request = build()
+            try:
+                request = build()
+            except httpx.InvalidURL as exc:  # checked URLs never get here; a last line
+                raise TransportError(f"{nsid}: invalid URL, request not sent ({exc})") from None
+            end = None if deadline is None else time.monotonic() + deadline
+            if end is not None:
+                _clamp_timeouts(request, end)
             try:
                 response = self._send_once(
-                    request, nsid, auth=auth, body_size=body_size, stream=stream
+                    request, nsid, auth=auth, body_size=body_size, stream=stream, end=end
                 )
-                return finish(response)
+                return finish(response, end)
             except (TransportError, XrpcError) as exc:
                 if resend_after_refresh and auth and type(exc) is ExpiredTokenError:
                     # The auth flow refreshed the session but does not resend a
@@ -325,6 +375,7 @@ class XrpcClient:
         auth: bool,
         body_size: int | None = None,
         stream: bool = True,
+        end: float | None = None,
     ) -> httpx.Response:
         log.debug("xrpc %s %s", request.method, nsid)
         with wrap_transport_errors(nsid):
@@ -341,7 +392,7 @@ class XrpcClient:
             return response
         try:
             with wrap_transport_errors(nsid):
-                body = self._read_capped(response, MAX_ERROR_BODY, nsid, truncate=True)
+                body = self._read_capped(response, MAX_ERROR_BODY, nsid, truncate=True, end=end)
         finally:
             response.close()
         size = body_size
@@ -353,26 +404,37 @@ class XrpcClient:
         log.debug("xrpc %s failed: %s %s", nsid, error.status, error.error)
         raise error
 
-    def _json_of(self, nsid: str) -> Callable[[httpx.Response], Any]:
-        return lambda response: self._json(response, nsid)
+    def _json_of(self, nsid: str) -> Callable[[httpx.Response, float | None], Any]:
+        return lambda response, end: self._json(response, nsid, end)
 
-    @staticmethod
     def _read_capped(
-        response: httpx.Response, cap: int, nsid: str, *, truncate: bool = False
+        self,
+        response: httpx.Response,
+        cap: int,
+        nsid: str,
+        *,
+        truncate: bool = False,
+        end: float | None = None,
     ) -> bytes:
         try:
-            return read_capped(response, cap, truncate=truncate)
+            return read_capped(response, cap, truncate=truncate, deadline=end)
         except ResponseTooLargeError as exc:
             raise ResponseTooLargeError(f"{nsid}: {exc}") from None
+        except NetworkTimeoutError:
+            raise NetworkTimeoutError(
+                f"{nsid}: the answer did not arrive within the {self.deadline}s deadline"
+            ) from None
 
-    def _json(self, response: httpx.Response, nsid: str) -> Any:
+    def _json(self, response: httpx.Response, nsid: str, end: float | None = None) -> Any:
         try:
             with wrap_transport_errors(nsid):
-                body = self._read_capped(response, self.max_json_bytes, nsid)
+                cap = json_cap(nsid, self.max_json_bytes)
+                body = self._read_capped(response, cap, nsid, end=end)
         finally:
             response.close()
         if not body.strip():
             return {}
+        check_density(body, nsid)
         try:
             return json.loads(body)
         except (ValueError, RecursionError) as exc:  # RecursionError: absurd nesting

@@ -141,8 +141,9 @@ def _looping_pages(records_per_page: int) -> tuple[Handler, list[httpx.Request]]
                 },
             )
         sent.append(request)
+        collection = request.url.params["collection"]
         page = [
-            {"uri": f"at://did:plc:abc/{COLLECTION}/k{i}", "cid": "bafyx", "value": {}}
+            {"uri": f"at://did:plc:abc/{collection}/k{i}", "cid": "bafyx", "value": {}}
             for i in range(records_per_page)
         ]
         return httpx.Response(200, json={"records": page, "cursor": "same"})

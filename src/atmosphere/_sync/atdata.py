@@ -171,32 +171,3 @@ class AtmosphereClient(AtdataFace):
         >>> print(client.did)
         'did:plc:...'
     """
-
-    def __init__(
-        self,
-        base_url: str | None = None,
-        *,
-        _client: httpx.Client | None = None,
-        plc_url: str = DEFAULT_PLC_URL,
-        resolver: IdentityResolver | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        on_session_change: SessionCallback | None = None,
-        session_lock: SessionLock | None = None,
-        namespace: str | LexiconLayout = DEFAULT_NAMESPACE,
-        retry: RetryPolicy | None = None,
-        allow_private_hosts: bool | None = None,
-        deadline: float | None = DEFAULT_DEADLINE,
-    ) -> None:
-        super().__init__(
-            base_url,
-            _client=_client,
-            plc_url=plc_url,
-            resolver=resolver,
-            timeout=timeout,
-            on_session_change=on_session_change,
-            session_lock=session_lock,
-            namespace=namespace,
-            retry=retry,
-            allow_private_hosts=allow_private_hosts,
-            deadline=deadline,
-        )

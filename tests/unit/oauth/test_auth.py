@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import threading
 from collections.abc import Iterator
@@ -20,15 +19,11 @@ from atmosphere._oauth.keys import DpopKey
 from atmosphere._oauth.session import OAuthSession
 from atmosphere._sync.oauth import OAuthAuth
 from atmosphere.errors import ExpiredTokenError, NotAuthenticatedError
+from tests.support.oauth_fakes import claims
 
 PDS = "https://pds.example"
 ISSUER = "https://auth.example"
 DID = "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa"
-
-
-def _claims(proof: str) -> dict:
-    seg = proof.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(seg + "=" * (-len(seg) % 4)))
 
 
 class Server:
@@ -42,7 +37,7 @@ class Server:
         self.lock = threading.Lock()
 
     def handler(self, request: httpx.Request) -> httpx.Response:
-        proof = _claims(request.headers["DPoP"])
+        proof = claims(request.headers["DPoP"])
         self.seen.append((request.method, request.url.path, proof))
         nonce = {"DPoP-Nonce": "n1"}
         if str(request.url) == f"{ISSUER}/oauth/token":
@@ -135,7 +130,7 @@ def test_an_expired_token_is_refreshed_and_the_call_resent(
 
     def handler(request: httpx.Request) -> httpx.Response:
         if request.headers.get("Authorization") in expired:
-            server.seen.append((request.method, request.url.path, _claims(request.headers["DPoP"])))
+            server.seen.append((request.method, request.url.path, claims(request.headers["DPoP"])))
             return httpx.Response(
                 401,
                 json={"error": "invalid_token"},

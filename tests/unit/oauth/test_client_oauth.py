@@ -7,7 +7,6 @@ is needed here (the real sign-in is proven in tests/pds/test_oauth_client.py).
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import dataclasses
 import json
@@ -36,17 +35,12 @@ from atmosphere._oauth.client_id import loopback_client
 from atmosphere._oauth.keys import DpopKey
 from tests.support import oauth_fakes as fakes
 from tests.support.flavours import Flavour
-from tests.support.oauth_fakes import World, did_doc, pr_metadata
+from tests.support.oauth_fakes import World, claims, did_doc, pr_metadata
 
 PDS = "https://pds.example"
 ISSUER = "https://auth.example"
 DID = "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa"
 COLLECTION = "com.example.test.note"
-
-
-def _claims(proof: str) -> dict:
-    seg = proof.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(seg + "=" * (-len(seg) % 4)))
 
 
 class Server:
@@ -75,7 +69,7 @@ class Server:
             return httpx.Response(200, json=answer)
         if "DPoP" not in request.headers:  # a password session's bearer call
             return httpx.Response(200, json={"did": DID, "handle": "alice.example"})
-        proof = _claims(request.headers["DPoP"])
+        proof = claims(request.headers["DPoP"])
         self.proofs.append((url, proof))
         if url == f"{ISSUER}/oauth/token":
             form = dict(parse_qsl(request.content.decode()))
@@ -160,10 +154,10 @@ def test_a_restored_session_signs_every_call_with_dpop(flavour: Flavour) -> None
     assert len(pds_calls) == 3
     for request in pds_calls:
         assert request.headers["Authorization"] == "DPoP at-1"
-        claims = _claims(request.headers["DPoP"])
-        assert claims["htu"] == str(request.url).split("?")[0]
-        assert claims["htm"] == request.method
-        assert "ath" in claims
+        proof = claims(request.headers["DPoP"])
+        assert proof["htu"] == str(request.url).split("?")[0]
+        assert proof["htm"] == request.method
+        assert "ath" in proof
     nonces = [proof.get("nonce") for url, proof in server.proofs if url.startswith(PDS)]
     assert nonces == [None, "n1", "n1"]
 

@@ -117,16 +117,9 @@ def blocks(path: Path) -> list[Block]:
 # -- python: mypy --strict ------------------------------------------------------------
 
 
-def typecheck(py_blocks: list[Block], workdir: Path) -> list[str]:
-    """Run mypy --strict over the blocks (one module each); the failure messages."""
-    files: dict[str, Block] = {}
-    for n, block in enumerate(py_blocks):
-        name = f"readme_block_{n:02d}_line_{block.line}.py"
-        (workdir / name).write_text(block.code, encoding="utf-8")
-        files[name] = block
-    if not files:
-        return []
-    cmd = [
+def mypy_command(workdir: Path, *files: str) -> list[str]:
+    """``mypy --strict`` over ``files`` in ``workdir``, without the project's own config."""
+    return [
         sys.executable,
         "-m",
         "mypy",
@@ -138,8 +131,20 @@ def typecheck(py_blocks: list[Block], workdir: Path) -> list[str]:
         str(workdir / ".mypy_cache"),
         "--config-file",
         os.devnull,
-        *sorted(files),
+        *files,
     ]
+
+
+def typecheck(py_blocks: list[Block], workdir: Path) -> list[str]:
+    """Run mypy --strict over the blocks (one module each); the failure messages."""
+    files: dict[str, Block] = {}
+    for n, block in enumerate(py_blocks):
+        name = f"readme_block_{n:02d}_line_{block.line}.py"
+        (workdir / name).write_text(block.code, encoding="utf-8")
+        files[name] = block
+    if not files:
+        return []
+    cmd = mypy_command(workdir, *sorted(files))
     out = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, check=False)
     if out.returncode == 0:
         return []
@@ -185,20 +190,7 @@ def check_contract(workdir: Path) -> list[str]:
     """Run mypy --strict on CONTRACT; the promises it did not keep."""
     name = "public_types_contract.py"
     (workdir / name).write_text(CONTRACT, encoding="utf-8")
-    cmd = [
-        sys.executable,
-        "-m",
-        "mypy",
-        "--strict",
-        "--no-incremental",
-        "--python-version",
-        "3.10",
-        "--cache-dir",
-        str(workdir / ".mypy_cache"),
-        "--config-file",
-        os.devnull,
-        name,
-    ]
+    cmd = mypy_command(workdir, name)
     out = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, check=False).stdout
     got: dict[int, list[str]] = {}
     for line in out.splitlines():

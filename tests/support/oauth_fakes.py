@@ -65,6 +65,34 @@ def claims(proof: str) -> dict[str, Any]:
     return answer
 
 
+def refresh_grant(
+    server: Any, request: httpx.Request, sub: str, headers: dict[str, str], *, refuse: bool = False
+) -> httpx.Response:
+    """A token endpoint's refresh grant with rotation, as the reference server answers it.
+
+    ``server`` holds ``generation``, ``refreshes`` and ``lock``: only the
+    newest refresh token (``ref-<generation>``) is accepted; a replayed one
+    (or any, with ``refuse``) is ``invalid_grant``.
+    """
+    form = dict(parse_qsl(request.content.decode()))
+    with server.lock:
+        if refuse or form["refresh_token"] != f"ref-{server.generation}":
+            body = {"error": "invalid_grant", "error_description": "Refresh token replayed"}
+            return httpx.Response(400, json=body, headers=headers)
+        server.generation += 1
+        server.refreshes += 1
+        gen = server.generation
+    answer = {
+        "access_token": f"at-{gen}",
+        "refresh_token": f"ref-{gen}",
+        "token_type": "DPoP",
+        "scope": "atproto transition:generic",
+        "sub": sub,
+        "expires_in": 3600,
+    }
+    return httpx.Response(200, json=answer, headers=headers)
+
+
 class World:
     """Fake PDS, PLC and authorization servers; ``sub`` says whom the token is for.
 

@@ -6,7 +6,6 @@ import asyncio
 import json
 import threading
 from collections.abc import Iterator
-from urllib.parse import parse_qsl
 
 import httpx
 import pytest
@@ -19,7 +18,7 @@ from atmosphere._oauth.keys import DpopKey
 from atmosphere._oauth.session import OAuthSession
 from atmosphere._sync.oauth import OAuthAuth
 from atmosphere.errors import ExpiredTokenError, NotAuthenticatedError
-from tests.support.oauth_fakes import claims
+from tests.support.oauth_fakes import claims, refresh_grant
 
 PDS = "https://pds.example"
 ISSUER = "https://auth.example"
@@ -41,23 +40,7 @@ class Server:
         self.seen.append((request.method, request.url.path, proof))
         nonce = {"DPoP-Nonce": "n1"}
         if str(request.url) == f"{ISSUER}/oauth/token":
-            form = dict(parse_qsl(request.content.decode()))
-            with self.lock:
-                if self.refresh_fails or form["refresh_token"] != f"ref-{self.generation}":
-                    body = {"error": "invalid_grant", "error_description": "Refresh token replayed"}
-                    return httpx.Response(400, json=body, headers=nonce)
-                self.generation += 1
-                self.refreshes += 1
-                gen = self.generation
-            answer = {
-                "access_token": f"at-{gen}",
-                "refresh_token": f"ref-{gen}",
-                "token_type": "DPoP",
-                "scope": "atproto transition:generic",
-                "sub": DID,
-                "expires_in": 3600,
-            }
-            return httpx.Response(200, json=answer, headers=nonce)
+            return refresh_grant(self, request, DID, nonce, refuse=self.refresh_fails)
         if proof.get("nonce") != "n1":
             challenge = {"WWW-Authenticate": 'DPoP error="use_dpop_nonce"', **nonce}
             return httpx.Response(401, json={"error": "use_dpop_nonce"}, headers=challenge)

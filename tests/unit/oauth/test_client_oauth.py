@@ -35,7 +35,7 @@ from atmosphere._oauth.client_id import loopback_client
 from atmosphere._oauth.keys import DpopKey
 from tests.support import oauth_fakes as fakes
 from tests.support.flavours import Flavour
-from tests.support.oauth_fakes import World, claims, did_doc, pr_metadata
+from tests.support.oauth_fakes import World, claims, did_doc, pr_metadata, refresh_grant
 
 PDS = "https://pds.example"
 ISSUER = "https://auth.example"
@@ -72,23 +72,7 @@ class Server:
         proof = claims(request.headers["DPoP"])
         self.proofs.append((url, proof))
         if url == f"{ISSUER}/oauth/token":
-            form = dict(parse_qsl(request.content.decode()))
-            with self.lock:
-                if form["refresh_token"] != f"ref-{self.generation}":
-                    body = {"error": "invalid_grant", "error_description": "Refresh token replayed"}
-                    return httpx.Response(400, json=body, headers=nonce)
-                self.generation += 1
-                self.refreshes += 1
-                gen = self.generation
-            answer = {
-                "access_token": f"at-{gen}",
-                "refresh_token": f"ref-{gen}",
-                "token_type": "DPoP",
-                "scope": "atproto transition:generic",
-                "sub": DID,
-                "expires_in": 3600,
-            }
-            return httpx.Response(200, json=answer, headers=nonce)
+            return refresh_grant(self, request, DID, nonce)
         if url == f"{ISSUER}/oauth/revoke":
             self.revoked.append(dict(parse_qsl(request.content.decode()))["token"])
             return httpx.Response(200, json={}, headers=nonce)
